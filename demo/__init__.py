@@ -1,0 +1,1 @@
+"""The demo: South Punjab's org tree and one school loaded from public data."""

@@ -1,0 +1,1 @@
+"""Alembic migrations. Run them with `spets setup` or `alembic -c development.ini upgrade head`."""

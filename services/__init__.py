@@ -1,0 +1,1 @@
+"""Domain operations. Each takes a Session and the current time; none imports Pyramid."""

@@ -1,0 +1,296 @@
+"""Who may reach what: the one scope function behind every list, search, export and page.
+
+A principal holds grants (a role over an org unit and its subtree) and, as a teacher,
+sections. Permissions come from two tables: what a role grants over its subtree, and
+what teaching or being class teacher of a section grants over that section's students.
+`permissions_at` answers for one record; the `*_clause` functions turn the same rules
+into SQL so lists never load what the user may not see.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy.orm import Session
+
+from spets.models import (
+    AcademicYear,
+    Enrollment,
+    OrgUnit,
+    Role,
+    RoleAssignment,
+    Section,
+    Student,
+    TeachingAssignment,
+    User,
+)
+
+
+class Permission:
+    SCHOOL_VIEW = "school.view"
+    SECTION_VIEW = "section.view"
+    SECTION_MANAGE = "section.manage"
+    STUDENT_VIEW = "student.view"
+    STUDENT_CREATE = "student.create"
+    STUDENT_EDIT = "student.edit"
+    STUDENT_TRANSFER = "student.transfer"
+    STUDENT_EXPORT = "student.export"
+    STUDENT_IMPORT = "student.import"
+    FAMILY_VIEW = "family.view"
+    FAMILY_EDIT = "family.edit"
+    FAMILY_FINANCE_VIEW = "family_finance.view"
+    FAMILY_FINANCE_EDIT = "family_finance.edit"
+    CALENDAR_VIEW = "calendar.view"
+    CALENDAR_CLOSURE = "calendar.closure"
+    CALENDAR_ADMIN = "admin.calendar"
+    ORG_ADMIN = "admin.org"
+    USER_ADMIN = "admin.users"
+    SUBJECT_ADMIN = "admin.subjects"
+    AUDIT_VIEW = "audit.view"
+    ACCOUNT = "account"
+
+
+P = Permission
+
+_STAFF = frozenset({P.ACCOUNT, P.CALENDAR_VIEW})
+
+_SCHOOL_RECORDS = frozenset(
+    {
+        P.SCHOOL_VIEW,
+        P.SECTION_VIEW,
+        P.SECTION_MANAGE,
+        P.STUDENT_VIEW,
+        P.STUDENT_CREATE,
+        P.STUDENT_EDIT,
+        P.STUDENT_TRANSFER,
+        P.STUDENT_EXPORT,
+        P.STUDENT_IMPORT,
+        P.FAMILY_VIEW,
+        P.FAMILY_EDIT,
+    }
+)
+
+_MONITORING = frozenset(
+    {P.SCHOOL_VIEW, P.SECTION_VIEW, P.STUDENT_VIEW, P.STUDENT_EXPORT, P.CALENDAR_CLOSURE}
+)
+
+# What a role grants over its org unit and everything below it.
+ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.TEACHER: _STAFF | {P.SCHOOL_VIEW},
+    Role.HEAD_TEACHER: _STAFF
+    | _SCHOOL_RECORDS
+    | {P.FAMILY_FINANCE_VIEW, P.FAMILY_FINANCE_EDIT, P.CALENDAR_CLOSURE, P.AUDIT_VIEW},
+    Role.AEO: _STAFF | _MONITORING,
+    Role.DEO: _STAFF | _MONITORING,
+    Role.CEO: _STAFF | _MONITORING | {P.AUDIT_VIEW},
+    Role.ADMIN: _STAFF
+    | _SCHOOL_RECORDS
+    | {
+        P.ORG_ADMIN,
+        P.USER_ADMIN,
+        P.CALENDAR_ADMIN,
+        P.CALENDAR_CLOSURE,
+        P.SUBJECT_ADMIN,
+        P.AUDIT_VIEW,
+    },
+    # Health staff and counsellors reach students only through referrals and
+    # screenings, which later domains add; guardians only through their own children.
+    Role.HEALTH_STAFF: _STAFF,
+    Role.COUNSELLOR: _STAFF,
+    Role.GUARDIAN: frozenset({P.ACCOUNT}),
+}
+
+# What a teacher holds over the students of a section they teach.
+SUBJECT_TEACHER_PERMISSIONS = frozenset({P.SECTION_VIEW, P.STUDENT_VIEW})
+
+# What the class teacher holds over their own section: the whole record, family included.
+CLASS_TEACHER_PERMISSIONS = frozenset(
+    {P.SECTION_VIEW, P.STUDENT_VIEW, P.STUDENT_EDIT, P.FAMILY_VIEW, P.FAMILY_EDIT}
+)
+
+# Roles a user may hold on each kind of org unit.
+ROLE_ORG_KINDS: dict[Role, frozenset[str]] = {
+    Role.TEACHER: frozenset({"school"}),
+    Role.HEAD_TEACHER: frozenset({"school"}),
+    Role.COUNSELLOR: frozenset({"school"}),
+    Role.AEO: frozenset({"markaz"}),
+    Role.DEO: frozenset({"tehsil", "district"}),
+    Role.CEO: frozenset({"district", "division", "province", "network", "region"}),
+    Role.ADMIN: frozenset({"province", "network"}),
+    Role.HEALTH_STAFF: frozenset({"district", "tehsil", "markaz", "school"}),
+    Role.GUARDIAN: frozenset({"province", "network"}),
+}
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: Role
+    org_unit_id: int
+    org_path: str
+
+    def covers(self, org_path: str) -> bool:
+        return org_path.startswith(self.org_path)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in user with the grants and sections valid today."""
+
+    user_id: int
+    tenant_id: int
+    username: str
+    display_name: str
+    locale: str
+    grants: tuple[Grant, ...]
+    taught_section_ids: frozenset[int] = frozenset()
+    class_section_ids: frozenset[int] = frozenset()
+    roles: frozenset[Role] = field(default=frozenset())
+
+    def permissions_at(self, org_path: str, section_id: int | None = None) -> frozenset[str]:
+        """Return the permissions over a record at `org_path`, in `section_id` if given."""
+        permissions: set[str] = set()
+        for grant in self.grants:
+            if grant.covers(org_path):
+                permissions |= ROLE_PERMISSIONS[grant.role]
+        if section_id is not None:
+            permissions |= self.section_permissions(section_id)
+        return frozenset(permissions)
+
+    def section_permissions(self, section_id: int) -> frozenset[str]:
+        permissions: set[str] = set()
+        if section_id in self.taught_section_ids:
+            permissions |= SUBJECT_TEACHER_PERMISSIONS
+        if section_id in self.class_section_ids:
+            permissions |= CLASS_TEACHER_PERMISSIONS
+        return frozenset(permissions)
+
+    def permissions_anywhere(self) -> frozenset[str]:
+        """Return every permission the user holds somewhere: this decides which menus show."""
+        permissions: set[str] = set()
+        for grant in self.grants:
+            permissions |= ROLE_PERMISSIONS[grant.role]
+        if self.taught_section_ids:
+            permissions |= SUBJECT_TEACHER_PERMISSIONS
+        if self.class_section_ids:
+            permissions |= CLASS_TEACHER_PERMISSIONS
+        return frozenset(permissions)
+
+    def paths_with(self, permission: str) -> list[str]:
+        return [g.org_path for g in self.grants if permission in ROLE_PERMISSIONS[g.role]]
+
+    def sections_with(self, permission: str) -> frozenset[int]:
+        sections: set[int] = set()
+        if permission in SUBJECT_TEACHER_PERMISSIONS:
+            sections |= self.taught_section_ids
+        if permission in CLASS_TEACHER_PERMISSIONS:
+            sections |= self.class_section_ids
+        return frozenset(sections)
+
+    @property
+    def tenant_grant_paths(self) -> list[str]:
+        return [g.org_path for g in self.grants]
+
+
+def load_principal(session: Session, user_id: int, today: date) -> Principal | None:
+    """Return the principal for an active user, or None for an unknown or disabled one."""
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        return None
+
+    grant_rows = session.execute(
+        select(RoleAssignment.role, OrgUnit.id, OrgUnit.path)
+        .join(OrgUnit, OrgUnit.id == RoleAssignment.org_unit_id)
+        .where(
+            RoleAssignment.user_id == user_id,
+            RoleAssignment.valid_from <= today,
+            or_(RoleAssignment.valid_to.is_(None), RoleAssignment.valid_to >= today),
+            OrgUnit.is_active.is_(True),
+        )
+    ).all()
+    grants = tuple(Grant(role, unit_id, path) for role, unit_id, path in grant_rows)
+
+    current_year = and_(AcademicYear.starts_on <= today, AcademicYear.ends_on >= today)
+    taught = session.scalars(
+        select(TeachingAssignment.section_id)
+        .join(Section, Section.id == TeachingAssignment.section_id)
+        .join(AcademicYear, AcademicYear.id == Section.academic_year_id)
+        .where(
+            TeachingAssignment.teacher_id == user_id,
+            TeachingAssignment.valid_from <= today,
+            or_(TeachingAssignment.valid_to.is_(None), TeachingAssignment.valid_to >= today),
+            current_year,
+        )
+    ).all()
+    class_sections = session.scalars(
+        select(Section.id)
+        .join(AcademicYear, AcademicYear.id == Section.academic_year_id)
+        .where(Section.class_teacher_id == user_id, current_year)
+    ).all()
+
+    return Principal(
+        user_id=user.id,
+        tenant_id=user.tenant_id,
+        username=user.username,
+        display_name=user.display_name,
+        locale=user.locale,
+        grants=grants,
+        taught_section_ids=frozenset(taught),
+        class_section_ids=frozenset(class_sections),
+        roles=frozenset(g.role for g in grants),
+    )
+
+
+def _path_clause(column, paths: Iterable[str]) -> ColumnElement[bool]:
+    conditions = [column.startswith(path, autoescape=True) for path in paths]
+    return or_(*conditions) if conditions else false()
+
+
+def org_unit_clause(principal: Principal, permission: str) -> ColumnElement[bool]:
+    """SQL condition on `OrgUnit` rows where the principal holds `permission`."""
+    conditions = [_path_clause(OrgUnit.path, principal.paths_with(permission))]
+    sections = principal.sections_with(permission)
+    if permission == P.SCHOOL_VIEW:
+        sections = principal.taught_section_ids | principal.class_section_ids
+    if sections:
+        conditions.append(OrgUnit.id.in_(select(Section.school_id).where(Section.id.in_(sections))))
+    return or_(*conditions)
+
+
+def section_clause(principal: Principal, permission: str) -> ColumnElement[bool]:
+    """SQL condition on `Section` rows where the principal holds `permission`."""
+    conditions: list[ColumnElement[bool]] = []
+    paths = principal.paths_with(permission)
+    if paths:
+        conditions.append(
+            Section.school_id.in_(select(OrgUnit.id).where(_path_clause(OrgUnit.path, paths)))
+        )
+    sections = principal.sections_with(permission)
+    if sections:
+        conditions.append(Section.id.in_(sections))
+    return or_(*conditions) if conditions else false()
+
+
+def student_clause(principal: Principal, permission: str) -> ColumnElement[bool]:
+    """SQL condition on `Student` rows where the principal holds `permission`.
+
+    Org-level grants reach the students whose record is held by a school in the
+    granted subtree; section-level rights reach the students currently enrolled in
+    the section.
+    """
+    conditions: list[ColumnElement[bool]] = []
+    paths = principal.paths_with(permission)
+    if paths:
+        conditions.append(
+            Student.school_id.in_(select(OrgUnit.id).where(_path_clause(OrgUnit.path, paths)))
+        )
+    sections = principal.sections_with(permission)
+    if sections:
+        conditions.append(
+            exists().where(
+                Enrollment.student_id == Student.id,
+                Enrollment.ends_on.is_(None),
+                Enrollment.section_id.in_(sections),
+            )
+        )
+    return or_(*conditions) if conditions else false()

@@ -1,0 +1,185 @@
+"""Shared fixtures: a migrated database (SQLite or PostgreSQL), rolled back per test, and the app.
+
+Choose the database with ``--db sqlite`` (default) or ``--db postgresql``; the
+PostgreSQL URL of the server comes from SPETS_TEST_PG_URL (default: the local server,
+trust authentication). Each run migrates a fresh database with the real Alembic
+migrations.
+"""
+
+import os
+import sys
+import tempfile
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.orm import Session
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from builders import FakeClock, World  # noqa: E402
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--db",
+        choices=("sqlite", "postgresql"),
+        default=os.environ.get("SPETS_TEST_DB", "sqlite"),
+        help="Database to run the suite against.",
+    )
+
+
+def pytest_report_header(config):
+    return f"database: {config.getoption('--db')}"
+
+
+@pytest.fixture(scope="session")
+def db_kind(request) -> str:
+    return request.config.getoption("--db")
+
+
+@pytest.fixture(scope="session")
+def database_url(db_kind, tmp_path_factory):
+    if db_kind == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "spets-test.sqlite"
+        yield f"sqlite:///{path}"
+        return
+
+    admin_url = os.environ.get("SPETS_TEST_PG_URL", DEFAULT_PG_URL)
+    name = f"spets_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.engine.make_url(admin_url).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+    admin.dispose()
+
+
+def alembic_config(url: str) -> Config:
+    config = Config(str(ROOT / "testing.ini"))
+    config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    from spets.db import make_engine
+
+    os.environ["SPETS_DATABASE_URL"] = database_url
+    engine = make_engine({"sqlalchemy.url": database_url})
+    command.upgrade(alembic_config(database_url), "head")
+    yield engine
+    engine.dispose()
+
+
+class SessionFactory:
+    """Sessions bound to the current test's connection, so everything a test does rolls back."""
+
+    def __init__(self):
+        self.connection = None
+
+    def __call__(self, **kwargs) -> Session:
+        return Session(
+            bind=self.connection,
+            join_transaction_mode="create_savepoint",
+            expire_on_commit=False,
+            **kwargs,
+        )
+
+
+@pytest.fixture(scope="session")
+def session_factory():
+    return SessionFactory()
+
+
+@pytest.fixture
+def connection(engine, session_factory):
+    connection = engine.connect()
+    transaction = connection.begin()
+    session_factory.connection = connection
+    yield connection
+    session_factory.connection = None
+    transaction.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def dbsession(connection, session_factory):
+    session = session_factory()
+    yield session
+    session.close()
+
+
+@pytest.fixture(scope="session")
+def clock():
+    return FakeClock(datetime(2026, 12, 4, 5, 0, tzinfo=UTC))
+
+
+@pytest.fixture(autouse=True)
+def _reset_clock(clock):
+    clock.reset()
+
+
+@pytest.fixture
+def now(clock) -> datetime:
+    return clock()
+
+
+@pytest.fixture(scope="session")
+def app_settings(session_factory, clock, tmp_path_factory):
+    from pyramid.paster import get_appsettings
+
+    settings = dict(get_appsettings(str(ROOT / "testing.ini")))
+    settings.update(
+        {
+            "spets.dbsession_factory": session_factory,
+            "spets.clock": clock,
+            "spets.var_dir": str(tmp_path_factory.mktemp("var")),
+            "spets.session_secure": "false",
+            "spets.imports.run_inline": "true",
+        }
+    )
+    return settings
+
+
+@pytest.fixture(scope="session")
+def wsgi_app(app_settings, engine):
+    from spets.webapp import main
+
+    return main({"here": str(ROOT)}, **app_settings)
+
+
+@pytest.fixture
+def world(dbsession, now) -> World:
+    """A small tenant: two districts, two schools, a user of every role, students with families."""
+    return World.build(dbsession, now)
+
+
+@pytest.fixture
+def testapp(wsgi_app, dbsession):
+    import webtest
+    from helpers import Browser
+
+    app = webtest.TestApp(
+        wsgi_app,
+        extra_environ={"HTTP_HOST": "localhost", "app.dbsession": dbsession, "tm.active": True},
+    )
+    return Browser(app)
+
+
+@pytest.fixture(scope="session")
+def tmp_dir():
+    with tempfile.TemporaryDirectory() as folder:
+        yield Path(folder)

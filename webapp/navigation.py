@@ -1,0 +1,53 @@
+"""The main menu: which entries a user sees, and the places kept for the cycles to come."""
+
+from dataclasses import dataclass
+
+from pyramid.events import BeforeRender, subscriber
+
+from spets.i18n import _
+from spets.services.scope import Permission as P
+
+
+@dataclass(frozen=True)
+class NavItem:
+    route: str | None
+    title: object
+    permission: str | None
+    planned: bool = False
+
+
+PLANNED_TITLE = _("planned", default="Not in SPeTS yet")
+
+# Planned entries show greyed out, marking where the cycles will appear.
+NAV_ITEMS = (
+    NavItem("home", _("Home"), P.ACCOUNT),
+    NavItem("org.browse", _("Schools"), P.SCHOOL_VIEW),
+    NavItem("students.list", _("Students"), P.STUDENT_VIEW),
+    NavItem(None, _("My tasks"), P.ACCOUNT, planned=True),
+    NavItem(None, _("Results"), P.STUDENT_VIEW, planned=True),
+    NavItem(None, _("Attendance"), P.STUDENT_VIEW, planned=True),
+    NavItem(None, _("Health"), P.STUDENT_VIEW, planned=True),
+    NavItem("calendar.years", _("Calendar"), P.CALENDAR_VIEW),
+    NavItem("admin.home", _("Administration"), P.ORG_ADMIN),
+    NavItem("audit.list", _("Audit trail"), P.AUDIT_VIEW),
+)
+
+
+def visible_items(request) -> list[NavItem]:
+    principal = request.identity
+    if principal is None:
+        return []
+    granted = principal.permissions_anywhere()
+    return [item for item in NAV_ITEMS if item.permission is None or item.permission in granted]
+
+
+@subscriber(BeforeRender)
+def add_navigation(event):
+    request = event.get("request")
+    if request is not None:
+        event["nav_items"] = visible_items(request)
+        event["planned_title"] = PLANNED_TITLE
+
+
+def includeme(config):
+    config.scan(__name__)

@@ -1,0 +1,1 @@
+"""Views: thin functions that check, call one service and render or redirect."""
