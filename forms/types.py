@@ -57,7 +57,8 @@ class MobilePhone(colander.String):
         if cstruct is colander.null or str(cstruct).strip() == "":
             return colander.null
         digits = re.sub(r"[\s\-()]", "", _text(cstruct))
-        for prefix in ("+92", "0092", "92", "0"):
+        # A bare 3XXXXXXXXX is what a spreadsheet leaves after dropping the leading zero.
+        for prefix in ("+92", "0092", "92", "0", ""):
             if digits.startswith(prefix) and _MOBILE.match(digits[len(prefix) :]):
                 return "+92" + digits[len(prefix) :]
         raise colander.Invalid(

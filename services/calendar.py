@@ -482,10 +482,14 @@ def years_of_tenant(session: Session, tenant_id: int) -> list[AcademicYear]:
     )
 
 
-def days_off_in_year(
-    session: Session, year: AcademicYear, unit_ids: Iterable[int] | None = None
-) -> list[DayOff]:
-    query = select(DayOff).where(DayOff.starts_on <= year.ends_on, DayOff.ends_on >= year.starts_on)
-    if unit_ids is not None:
-        query = query.where(DayOff.org_unit_id.in_(list(unit_ids)))
+def days_off_in_year(session: Session, year: AcademicYear) -> list[DayOff]:
+    """Return the days off of the year's tenant, at any unit of its tree."""
+    tenant_units = select(OrgUnit.id).where(
+        (OrgUnit.id == year.tenant_id) | (OrgUnit.tenant_id == year.tenant_id)
+    )
+    query = select(DayOff).where(
+        DayOff.starts_on <= year.ends_on,
+        DayOff.ends_on >= year.starts_on,
+        DayOff.org_unit_id.in_(tenant_units),
+    )
     return list(session.scalars(query.order_by(DayOff.starts_on)))

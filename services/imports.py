@@ -38,6 +38,7 @@ from spets.forms.imports import (
     import_row_schema,
     to_cstruct,
 )
+from spets.forms.types import CNIC
 from spets.i18n import TranslationString, _, normalize_digits
 from spets.models import (
     AcademicYear,
@@ -482,22 +483,38 @@ def _validate_file(
             room = MAX_PROBLEMS - context.problems
             problems.extend(row_problems[: max(room, 0)])
             context.problems += len(row_problems)
-        else:
-            staged.append(
-                {
-                    "job_id": context.job_id,
-                    "row_number": row_number,
-                    "admission_no": payload["student"]["admission_no"],
-                    "b_form": payload["student"].get("b_form"),
-                    "payload": payload,
-                }
-            )
+        # Rows with problems are staged too, so duplicates are found across the whole file.
+        staged.append(
+            {
+                "job_id": context.job_id,
+                "row_number": row_number,
+                "admission_no": _staged_admission_no(row, payload),
+                "b_form": _staged_b_form(row, payload),
+                "payload": payload,
+            }
+        )
         if len(staged) + len(problems) >= BATCH_SIZE:
             flush()
     flush()
 
     if context.rows == 0:
         raise ImportFileError(_("import_no_rows", default="The file has a header but no rows."))
+
+
+def _staged_admission_no(row: dict[str, str], payload: dict) -> str:
+    if payload:
+        return payload["student"]["admission_no"]
+    return normalize_digits(row.get("admission_no") or "").strip()[:32]
+
+
+def _staged_b_form(row: dict[str, str], payload: dict) -> str | None:
+    if payload:
+        return payload["student"].get("b_form")
+    try:
+        value = colander.SchemaNode(CNIC()).deserialize(row.get("b_form") or colander.null)
+    except colander.Invalid:
+        return None
+    return value or None
 
 
 def validate_row(
@@ -672,7 +689,7 @@ def _check_duplicates(session: Session, context: _Context) -> int:
 def _duplicates_in_file(session: Session, context: _Context, column, name: str) -> int:
     first_rows = (
         select(column.label("value"), func.min(ImportRow.row_number).label("first_row"))
-        .where(ImportRow.job_id == context.job_id, column.is_not(None))
+        .where(ImportRow.job_id == context.job_id, column.is_not(None), column != "")
         .group_by(column)
         .having(func.count() > 1)
         .subquery()

@@ -110,6 +110,9 @@ def load_student_record(session: Session, student_id: int, *, with_family: bool)
         selectinload(Student.enrollments)
         .selectinload(Enrollment.section)
         .selectinload(Section.school),
+        selectinload(Student.enrollments)
+        .selectinload(Enrollment.section)
+        .selectinload(Section.academic_year),
     ]
     if with_family:
         options += [

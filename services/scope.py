@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from spets.models import (
     AcademicYear,
@@ -286,11 +286,13 @@ def student_clause(principal: Principal, permission: str) -> ColumnElement[bool]
         )
     sections = principal.sections_with(permission)
     if sections:
+        # An alias, so the subquery still works inside queries that join Enrollment themselves.
+        enrollment = aliased(Enrollment)
         conditions.append(
             exists().where(
-                Enrollment.student_id == Student.id,
-                Enrollment.ends_on.is_(None),
-                Enrollment.section_id.in_(sections),
+                enrollment.student_id == Student.id,
+                enrollment.ends_on.is_(None),
+                enrollment.section_id.in_(sections),
             )
         )
     return or_(*conditions) if conditions else false()

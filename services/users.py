@@ -96,6 +96,16 @@ def update_user(
     return user
 
 
+def set_locale(session: Session, user: User, locale: str) -> None:
+    """Store the user's language for pages, e-mails and messages."""
+    if locale not in ("en", "ur"):
+        raise InvalidInput(
+            _("unknown_locale", default="Unknown language ${code}.", mapping={"code": locale})
+        )
+    user.locale = locale
+    session.flush()
+
+
 def _check_username_free(session: Session, username: str, exclude_id: int | None) -> None:
     clash = session.scalar(
         select(User.id).where(func.lower(User.username) == username, User.id != (exclude_id or -1))

@@ -54,7 +54,7 @@ def process(
     `save` receives the validated values and returns the URL to go to.
     """
     if request.method != "POST":
-        return {"form": form.render(appstruct or {}), "conflict": None}
+        return {"form": form.render(_without_none(appstruct or {})), "conflict": None}
 
     controls = list(request.POST.items())
     try:
@@ -90,6 +90,11 @@ def process(
     return HTTPFound(location=url)
 
 
+def _without_none(appstruct: dict) -> dict:
+    """Replace None (an empty column) with colander.null, which renders as an empty field."""
+    return {name: colander.null if value is None else value for name, value in appstruct.items()}
+
+
 def _cstruct(form: deform.Form, controls: list) -> dict:
     pstruct = peppercorn.parse(controls)
     return form.widget.deserialize(form, pstruct)
@@ -102,6 +107,7 @@ def render_errors(form: deform.Form, controls: list, message, field_errors: dict
     for position, child in enumerate(form.schema.children):
         if child.name in field_errors:
             invalid.add(colander.Invalid(child, field_errors[child.name]), position)
+    form.widget.handle_error(form, invalid)
     return deform.ValidationFailure(form, cstruct, invalid).render()
 
 
@@ -115,5 +121,7 @@ def _render_stale(form, controls, stale: StaleEdit, format_value) -> dict:
         title = form.schema[name].title if name in form.schema else name
         show = format_value or (lambda _name, value: "" if value is None else str(value))
         rows.append((title, show(name, current), show(name, submitted)))
+    # Setting the form's cstruct passes each value down to its field before rendering.
+    form.cstruct = cstruct
     html = form.widget.serialize(form, cstruct)
     return {"form": html, "conflict": Conflict(stale.message, rows)}

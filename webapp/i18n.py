@@ -5,7 +5,7 @@ from pyramid.events import BeforeRender, subscriber
 from pyramid.i18n import get_localizer
 from pyramid.threadlocal import get_current_request
 
-from spets.i18n import LOCALES, RTL_LOCALES
+from spets.i18n import LOCALES, RTL_LOCALES, TranslationString
 
 LOCALE_COOKIE = "spets_locale"
 DEFAULT_LOCALE = "en"
@@ -22,11 +22,30 @@ def negotiate_locale(request) -> str:
     return DEFAULT_LOCALE
 
 
+def translate(localizer, message, mapping=None) -> str:
+    """Translate a message, translating first any message among its mapping values.
+
+    A message such as "February 2010 has 28 days" carries the month as a message of its
+    own; the translator of translationstring 1.4 would insert it untranslated.
+    """
+    values = mapping if mapping is not None else getattr(message, "mapping", None)
+    if values:
+        values = {
+            key: translate(localizer, value) if isinstance(value, TranslationString) else value
+            for key, value in values.items()
+        }
+        if isinstance(message, TranslationString):
+            message = TranslationString(message, mapping=values)
+            return localizer.translate(message)
+        return localizer.translate(message, mapping=values)
+    return localizer.translate(message)
+
+
 def _translate_for_deform(term):
     request = get_current_request()
     if request is None:
         return term
-    return get_localizer(request).translate(term)
+    return translate(get_localizer(request), term)
 
 
 def set_deform_renderer() -> None:

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from spets.services.audit import Actor
 from spets.services.calendar import local_today
+from spets.webapp.i18n import translate as translate_message
 
 
 def _utc_now() -> datetime:
@@ -27,7 +28,7 @@ def includeme(config):
     def translate(request, message, mapping=None) -> str:
         if message is None:
             return ""
-        return request.localizer.translate(message, mapping=mapping)
+        return translate_message(request.localizer, message, mapping)
 
     config.add_request_method(now, reify=True)
     config.add_request_method(today, reify=True)

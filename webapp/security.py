@@ -5,6 +5,7 @@ Every view must name a permission. Views that forget fall back to
 """
 
 from pyramid.csrf import SessionCSRFStoragePolicy
+from pyramid.request import RequestLocalCache
 from pyramid.security import NO_PERMISSION_REQUIRED, Allowed, Denied
 from pyramid.session import JSONSerializer, SignedCookieSessionFactory
 
@@ -24,7 +25,14 @@ class ScopedSecurityPolicy:
     filtered by the scope functions.
     """
 
+    def __init__(self):
+        # Pyramid asks for the identity many times per request; load the principal once.
+        self._identity_cache = RequestLocalCache(self._load_identity)
+
     def identity(self, request):
+        return self._identity_cache.get_or_create(request)
+
+    def _load_identity(self, request):
         user_id = request.session.get(SESSION_USER_KEY)
         if user_id is None:
             return None
@@ -51,12 +59,14 @@ class ScopedSecurityPolicy:
         return Denied(f"{permission} not granted")
 
     def remember(self, request, userid, **kw):
+        self._identity_cache.clear(request)
         request.session.invalidate()
         request.session[SESSION_USER_KEY] = userid
         request.session.new_csrf_token()
         return []
 
     def forget(self, request, **kw):
+        self._identity_cache.clear(request)
         request.session.invalidate()
         return []
 

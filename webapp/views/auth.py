@@ -11,7 +11,7 @@ from pyramid.view import forbidden_view_config, notfound_view_config, view_confi
 from spets.forms.auth import LoginSchema, PasswordChangeSchema
 from spets.i18n import LOCALES, _
 from spets.models import User
-from spets.services import auth
+from spets.services import auth, users
 from spets.services.scope import Permission as P
 from spets.webapp import forms
 from spets.webapp.i18n import LOCALE_COOKIE
@@ -100,8 +100,7 @@ def switch_language(request):
     response.set_cookie(LOCALE_COOKIE, locale, max_age=365 * 86400, samesite="Lax")
     principal = request.identity
     if principal is not None:
-        user = request.dbsession.get(User, principal.user_id)
-        user.locale = locale
+        users.set_locale(request.dbsession, request.dbsession.get(User, principal.user_id), locale)
     return response
 
 

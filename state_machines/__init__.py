@@ -1,0 +1,1 @@
+"""`transitions` state machines for records with a life cycle; this package imports only models."""

@@ -1,0 +1,265 @@
+"""Deny by default, scope by role: every view has a permission, and out-of-scope records answer 404."""
+
+import re
+from pathlib import Path
+
+import pytest
+from pyramid.security import NO_PERMISSION_REQUIRED
+from sqlalchemy import func, select
+
+from spets.models import AuditEvent
+from spets.webapp.security import DEFAULT_PERMISSION
+
+# Views anyone may reach without signing in: signing in and out, the language switch,
+# static files (registered by add_static_view) and the error pages.
+PUBLIC_ROUTES = {"auth.login", "auth.logout", "auth.language"}
+
+
+def registered_views(wsgi_app):
+    introspector = wsgi_app.registry.introspector
+    for view in introspector.get_category("views"):
+        yield view["introspectable"], view["related"]
+
+
+def is_exception_view(introspectable) -> bool:
+    from pyramid.interfaces import IExceptionResponse
+
+    context = introspectable["context"]
+    if context is IExceptionResponse:
+        return True
+    return isinstance(context, type) and issubclass(context, Exception)
+
+
+def test_every_view_names_a_permission(wsgi_app):
+    missing = []
+    for introspectable, related in registered_views(wsgi_app):
+        if is_exception_view(introspectable):
+            continue  # the 403 and 404 pages: shown after a denial, never in its place
+        route = introspectable["route_name"]
+        permissions = [r for r in related if r.category_name == "permissions"]
+        permission = permissions[0]["value"] if permissions else None
+        if route and route.startswith("__"):
+            continue  # static views
+        if route in PUBLIC_ROUTES:
+            assert permission == NO_PERMISSION_REQUIRED, route
+            continue
+        if permission in (None, NO_PERMISSION_REQUIRED, DEFAULT_PERMISSION):
+            missing.append(route or introspectable["callable"])
+    assert missing == []
+
+
+def test_default_permission_denies(wsgi_app):
+    from pyramid.interfaces import IDefaultPermission
+
+    assert wsgi_app.registry.getUtility(IDefaultPermission) == DEFAULT_PERMISSION
+
+
+def test_anonymous_redirected_to_login(testapp, world):
+    response = testapp.get(f"/students/{world.student_a9.id}", status=302)
+    assert "/login?came_from=" in response.location
+
+
+def record_urls(world) -> dict[str, dict[str, str]]:
+    """For each school, the URLs of its student, section and family records."""
+
+    def urls(student, section, link, member, school):
+        return {
+            "student detail": f"/students/{student.id}",
+            "student edit": f"/students/{student.id}/edit",
+            "household": f"/students/{student.id}/household",
+            "change section": f"/students/{student.id}/change-section",
+            "end enrollment": f"/students/{student.id}/end-enrollment",
+            "add guardian": f"/students/{student.id}/guardians/new",
+            "guardian edit": f"/guardian-links/{link.id}/edit",
+            "guardian unlink": f"/guardian-links/{link.id}/unlink",
+            "add family member": f"/students/{student.id}/family/new",
+            "family edit": f"/family-members/{member.id}/edit",
+            "family delete": f"/family-members/{member.id}/delete",
+            "section": f"/sections/{section.id}",
+            "section edit": f"/sections/{section.id}/edit",
+            "section teaching": f"/sections/{section.id}/teaching",
+            "admit into section": f"/sections/{section.id}/students/new",
+            "school": f"/schools/{school.id}",
+            "school import": f"/schools/{school.id}/imports/new",
+            "admit transfer": f"/schools/{school.id}/admit-transfer",
+        }
+
+    return {
+        "A": urls(
+            world.student_a9,
+            world.section_a9,
+            world.guardian_link_a9,
+            world.member_a9,
+            world.school_a,
+        ),
+        "B": urls(
+            world.student_b9,
+            world.section_b9,
+            world.guardian_link_b9,
+            world.member_b9,
+            world.school_b,
+        ),
+    }
+
+
+# Each role, and the school whose records lie outside its scope.
+OUTSIDE = [
+    ("head.a", "B"),
+    ("head.b", "A"),
+    ("class.a9", "B"),
+    ("subject.a9", "B"),
+    ("teacher.a10", "B"),
+    ("teacher.b9", "A"),
+    ("aeo.a", "B"),
+    ("deo.a", "B"),
+    ("ceo.a", "B"),
+    ("health.a", "A"),
+    ("health.a", "B"),
+    ("counsellor.a", "B"),
+    ("admin.net", "A"),
+    ("admin.net", "B"),
+]
+
+
+@pytest.mark.parametrize(("username", "school"), OUTSIDE)
+def test_other_school_records_answer_404(testapp, world, username, school):
+    testapp.login(username)
+    statuses = {
+        name: testapp.get(url, expect_errors=True).status_int
+        for name, url in record_urls(world)[school].items()
+    }
+    assert statuses == {name: 404 for name in statuses}
+
+
+@pytest.mark.parametrize(("username", "school"), OUTSIDE)
+def test_other_school_absent_from_lists_search_export(testapp, world, username, school):
+    testapp.login(username)
+    student = world.student_a9 if school == "A" else world.student_b9
+    pages = [
+        testapp.get("/students", expect_errors=True),
+        testapp.get(f"/students?q={student.admission_no}", expect_errors=True),
+        testapp.get(f"/students?q={student.name_en.split()[0]}&left=1", expect_errors=True),
+        testapp.get("/students/export.csv", expect_errors=True),
+        testapp.get(f"/students/export.csv?school_id={student.school_id}", expect_errors=True),
+    ]
+    for page in pages:
+        assert page.status_int in (200, 403)
+        assert student.name_en not in page.text
+        assert f'/students/{student.id}"' not in page.text
+    for export in pages[3:]:
+        assert student.admission_no not in export.text
+
+
+def test_post_to_other_school_changes_nothing(testapp, world):
+    testapp.login("head.b")
+    response = testapp.post_with_csrf(
+        f"/students/{world.student_a9.id}/edit",
+        {"name_en": "Changed Name", "save": "save"},
+        expect_errors=True,
+    )
+    assert response.status_int == 404
+    world.session.refresh(world.student_a9)
+    assert world.student_a9.name_en == "Ayesha Khan"
+
+
+IN_SCOPE_EXPECTED = {
+    # (username, url name): status for school A's records
+    ("subject.a9", "student detail"): 200,
+    ("subject.a9", "student edit"): 403,
+    ("subject.a9", "family edit"): 403,
+    ("subject.a9", "household"): 403,
+    ("class.a9", "student edit"): 200,
+    ("class.a9", "family edit"): 200,
+    ("class.a9", "change section"): 403,
+    ("aeo.a", "student detail"): 200,
+    ("aeo.a", "family edit"): 403,
+    ("aeo.a", "student edit"): 403,
+    ("head.a", "family edit"): 200,
+    ("head.a", "school import"): 200,
+    ("teacher.a10", "student detail"): 404,
+}
+
+
+@pytest.mark.parametrize(("key", "status"), sorted(IN_SCOPE_EXPECTED.items()))
+def test_in_scope_permissions(testapp, world, key, status):
+    username, name = key
+    testapp.login(username)
+    assert testapp.get(record_urls(world)["A"][name], expect_errors=True).status_int == status
+
+
+def test_csrf_required_on_post(testapp, world):
+    testapp.login("head.a")
+    response = testapp.post(
+        f"/students/{world.student_a9.id}/edit",
+        {"name_en": "X", "save": "save"},
+        expect_errors=True,
+    )
+    assert response.status_int == 400
+    world.session.refresh(world.student_a9)
+    assert world.student_a9.name_en == "Ayesha Khan"
+
+
+def test_session_cookie_flags(wsgi_app, testapp):
+    response = testapp.get("/login")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+
+
+def test_production_cookie_is_secure():
+    from pyramid.paster import get_appsettings
+
+    settings = get_appsettings("production.ini")
+    assert settings["spets.session_secure"] == "true"
+    assert settings["spets.session_secret_required"] == "true"
+
+
+def test_wrong_password_message_and_audit(testapp, world):
+    page = testapp.login("head.a", password="wrong-password-1", status=200)
+    assert "username or password is not correct" in page.text
+    assert (
+        world.session.scalar(select(func.count()).where(AuditEvent.action == "login_failed")) == 1
+    )
+
+
+def test_unknown_user_same_message(testapp, world):
+    page = testapp.login("nobody", password="wrong-password-1", status=200)
+    assert "username or password is not correct" in page.text
+
+
+def test_login_locked_after_failures(testapp, world):
+    for _attempt in range(5):
+        testapp.login("head.a", password="wrong-password-1", status=200)
+    page = testapp.login("head.a", status=200)
+    assert "Too many failed sign-ins" in page.text
+
+
+def test_logout_requires_post_and_ends_session(testapp, world):
+    testapp.login("head.a")
+    testapp.get("/logout", status=404)
+    testapp.post_with_csrf("/logout", status=302)
+    assert testapp.get("/", status=302).location.startswith("http://localhost/login")
+
+
+def test_login_redirect_stays_on_site(testapp, world):
+    page = testapp.get("/login?came_from=//evil.example/steal")
+    form = page.forms["record-form"]
+    form["username"] = "head.a"
+    form["password"] = "correct-horse-battery"
+    response = form.submit("save", status=302)
+    assert response.location in ("http://localhost/", "/")
+
+
+def test_login_renews_session_id(testapp, world):
+    testapp.app.reset()
+    testapp.get("/login")
+    before = testapp.app.cookies.get("spets_session")
+    testapp.login("head.a")
+    after = testapp.app.cookies.get("spets_session")
+    assert before != after
+
+
+def test_no_secret_in_repository():
+    for name in ("development.ini", "production.ini", "testing.ini"):
+        text = Path(name).read_text(encoding="utf-8")
+        assert not re.search(r"^\s*spets\.session_secret\s*=", text, re.MULTILINE), name
