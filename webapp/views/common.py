@@ -1,5 +1,6 @@
 """Helpers that many views share: form pages, breadcrumbs, names in the reader's language."""
 
+import re
 from datetime import date
 from enum import Enum
 
@@ -10,6 +11,7 @@ from spets.models import OrgKind, OrgUnit
 from spets.services import org
 from spets.webapp import forms
 
+_E164_PAKISTAN = re.compile(r"^\+92\d{10}$")
 _LABELS_BY_ENUM = {}
 for _labels in (
     vocab.GENDER,
@@ -41,6 +43,8 @@ def label(request, value) -> str:
         return request.t(_LABELS_BY_ENUM[value])
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
+    if isinstance(value, str) and _E164_PAKISTAN.match(value):
+        return f"0{value[3:6]}-{value[6:]}"  # +923001234567 reads as 0300-1234567
     return str(value)
 
 

@@ -1,0 +1,115 @@
+"""A live server on 127.0.0.1 with committed data, and Debian's Chromium driven by Playwright."""
+
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from builders import World
+from conftest import ROOT, alembic_config
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def live_world(request, tmp_path_factory, clock):
+    """A database of its own, migrated and filled with the test world, committed."""
+    from spets.db import make_engine, make_session_factory
+
+    db_kind = request.config.getoption("--db")
+    if db_kind == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.sqlite'}"
+        admin = None
+        name = None
+    else:
+        import os
+        import uuid
+
+        from conftest import DEFAULT_PG_URL
+
+        admin_url = os.environ.get("SPETS_TEST_PG_URL", DEFAULT_PG_URL)
+        name = f"spets_live_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+    config = alembic_config(url)
+    previous = __import__("os").environ.get("SPETS_DATABASE_URL")
+    __import__("os").environ["SPETS_DATABASE_URL"] = url
+    try:
+        command.upgrade(config, "head")
+    finally:
+        if previous is not None:
+            __import__("os").environ["SPETS_DATABASE_URL"] = previous
+
+    engine = make_engine({"sqlalchemy.url": url})
+    factory = make_session_factory(engine)
+    with factory() as session, session.begin():
+        world = World.build(session, clock())
+        ids = {
+            "student_a9": world.student_a9.id,
+            "school_a": world.school_a.id,
+        }
+    yield {"url": url, "factory": factory, "ids": ids}
+    engine.dispose()
+    if admin is not None:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def live_server(live_world, app_settings):
+    import waitress
+
+    from spets.webapp import main
+
+    settings = {
+        **app_settings,
+        "spets.dbsession_factory": live_world["factory"],
+        "spets.imports.run_inline": "false",
+    }
+    app = main({"here": str(ROOT)}, **settings)
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: run `make system-packages` to install Debian's chromium"
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ur-PK")
+    page = context.new_page()
+    yield page
+    context.close()
