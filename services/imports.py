@@ -435,22 +435,34 @@ def _message_json(message: TranslationString | str) -> str:
     """Store a message so the page can translate it later into the reader's language."""
     if not message:
         return ""
-    if isinstance(message, TranslationString):
-        return json.dumps(
-            {"id": str(message), "default": message.default, "mapping": message.mapping or {}},
-            default=str,
-            ensure_ascii=False,
-        )
-    return json.dumps(
-        {"id": str(message), "default": str(message), "mapping": {}}, ensure_ascii=False
-    )
+    return json.dumps(_message_dict(message), default=str, ensure_ascii=False)
+
+
+def _message_dict(message: TranslationString | str) -> dict:
+    """Return a message as a dict; messages nested in its mapping (a month name) stay messages."""
+    if not isinstance(message, TranslationString):
+        return {"id": str(message), "default": str(message), "mapping": {}}
+    mapping = {
+        key: {"message": _message_dict(value)} if isinstance(value, TranslationString) else value
+        for key, value in (message.mapping or {}).items()
+    }
+    return {"id": str(message), "default": message.default, "mapping": mapping}
 
 
 def message_from_json(text: str) -> TranslationString | str:
     if not text:
         return ""
-    data = json.loads(text)
-    return _(data["id"], default=data["default"], mapping=data["mapping"])
+    return _message_from_dict(json.loads(text))
+
+
+def _message_from_dict(data: dict) -> TranslationString:
+    mapping = {
+        key: _message_from_dict(value["message"])
+        if isinstance(value, dict) and "message" in value
+        else value
+        for key, value in data["mapping"].items()
+    }
+    return _(data["id"], default=data["default"], mapping=mapping)
 
 
 # Phase 1: validate and stage.

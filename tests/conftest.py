@@ -172,8 +172,13 @@ def testapp(wsgi_app, dbsession):
     import webtest
     from helpers import Browser
 
+    def fresh_session_per_request(environ, start_response):
+        # Each real request gets a new session; expiring the shared one gives the same view.
+        dbsession.expire_all()
+        return wsgi_app(environ, start_response)
+
     app = webtest.TestApp(
-        wsgi_app,
+        fresh_session_per_request,
         extra_environ={"HTTP_HOST": "localhost", "app.dbsession": dbsession, "tm.active": True},
     )
     return Browser(app)

@@ -1,0 +1,79 @@
+"""The demo loads South Punjab and one school of 649 students from the UCI data."""
+
+from sqlalchemy import func, select
+
+from spets.demo.load import is_loaded, load_demo
+from spets.models import (
+    Enrollment,
+    Guardian,
+    OrgKind,
+    OrgUnit,
+    Role,
+    RoleAssignment,
+    Section,
+    Student,
+)
+
+
+def test_demo_loads(dbsession, now):
+    summary = load_demo(dbsession, now)
+    assert is_loaded(dbsession)
+    assert summary.students == 649
+
+    count = lambda query: dbsession.scalar(query)  # noqa: E731
+    assert (
+        count(select(func.count()).select_from(OrgUnit).where(OrgUnit.kind == OrgKind.DIVISION))
+        == 3
+    )
+    assert (
+        count(select(func.count()).select_from(OrgUnit).where(OrgUnit.kind == OrgKind.DISTRICT))
+        == 11
+    )
+    multan = dbsession.scalar(select(OrgUnit).where(OrgUnit.code == "DST-MLT"))
+    school = dbsession.get(OrgUnit, summary.school_id)
+    assert school.path.startswith(multan.path)
+    assert (
+        count(select(func.count()).select_from(Student).where(Student.school_id == school.id))
+        == 649
+    )
+    assert (
+        count(select(func.count()).select_from(Enrollment).where(Enrollment.ends_on.is_(None)))
+        == 649
+    )
+    grades = dbsession.scalars(
+        select(Section.grade).where(Section.school_id == school.id).distinct()
+    ).all()
+    assert {9, 10, 11, 12} <= set(grades)
+    assert count(select(func.count()).select_from(Guardian)) >= 2 * 649
+
+    roles = set(dbsession.scalars(select(RoleAssignment.role).distinct()))
+    assert roles >= {
+        Role.ADMIN,
+        Role.HEAD_TEACHER,
+        Role.TEACHER,
+        Role.AEO,
+        Role.DEO,
+        Role.CEO,
+        Role.HEALTH_STAFF,
+        Role.COUNSELLOR,
+    }
+    assert {account.role for account in summary.accounts} >= {
+        "admin",
+        "head_teacher",
+        "teacher",
+        "aeo",
+        "deo",
+    }
+
+    # The file's first row (a girl of 18, urban, parents apart, the mother as guardian, Medu 4,
+    # Mjob at_home) is the first of grade 12: admission numbers run from 1001 through grades
+    # 9, 10 and 11 (112 + 177 + 179 students), so hers is 1469.
+    student = dbsession.scalar(select(Student).where(Student.admission_no == "1469"))
+    assert student.gender.value == "female"
+    assert student.home_area.value == "urban"
+    assert student.parents_status.value == "apart"
+    primary = [link for link in student.guardian_links if link.is_primary]
+    assert [link.relation.value for link in primary] == ["mother"]
+    mother = primary[0].guardian
+    assert mother.education.value == "bachelor"
+    assert mother.occupation.value == "homemaker"
