@@ -4,7 +4,10 @@ Messages are `translationstring.TranslationString` objects in the ``spets`` doma
 services can build them without Pyramid; the web app translates them per request.
 """
 
-from translationstring import TranslationString, TranslationStringFactory
+from pathlib import Path
+
+from babel.support import Translations
+from translationstring import TranslationString, TranslationStringFactory, Translator
 
 _ = TranslationStringFactory("spets")
 
@@ -24,4 +27,28 @@ def normalize_digits(text: str) -> str:
     return text.translate(_DIGITS)
 
 
-__all__ = ["LOCALES", "RTL_LOCALES", "TranslationString", "_", "normalize_digits"]
+LOCALE_DIR = Path(__file__).resolve().parent / "webapp" / "locale"
+_TRANSLATORS: dict[str, Translator] = {}
+
+
+def _translator(locale: str) -> Translator:
+    if locale not in _TRANSLATORS:
+        translations = Translations.load(str(LOCALE_DIR), [locale], domain="spets")
+        if isinstance(translations, Translations):
+            for domain in ("colander", "deform"):
+                translations.add(
+                    Translations.load(str(LOCALE_DIR), [locale], domain=domain), merge=False
+                )
+        _TRANSLATORS[locale] = Translator(translations)
+    return _TRANSLATORS[locale]
+
+
+def translate(message, locale: str) -> str:
+    """Translate a message outside a web request (e-mails, SMS, flows), nested values included."""
+    if not isinstance(message, TranslationString):
+        return str(message)
+    mapping = {
+        key: translate(value, locale) if isinstance(value, TranslationString) else value
+        for key, value in (message.mapping or {}).items()
+    }
+    return _translator(locale)(TranslationString(message, mapping=mapping))

@@ -17,6 +17,7 @@ from spets.models import (
     Role,
     SchoolGender,
     SchoolLevel,
+    TaskState,
 )
 
 GENDER = {
@@ -171,6 +172,15 @@ WEEKDAYS = {
     5: _("weekday_5", default="Friday"),
     6: _("weekday_6", default="Saturday"),
     7: _("weekday_7", default="Sunday"),
+}
+
+TASK_STATE = {
+    TaskState.OPEN: _("task_open", default="open"),
+    TaskState.IN_PROGRESS: _("task_in_progress", default="in progress"),
+    TaskState.SUBMITTED: _("task_submitted", default="submitted"),
+    TaskState.APPROVED: _("task_approved", default="approved"),
+    TaskState.RETURNED: _("task_returned", default="returned"),
+    TaskState.CANCELLED: _("task_cancelled", default="cancelled"),
 }
 
 YES_NO = {True: _("yes", default="Yes"), False: _("no", default="No")}

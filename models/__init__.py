@@ -4,7 +4,16 @@ from sqlalchemy.orm import configure_mappers
 
 from spets.models.audit import AuditAction, AuditEvent
 from spets.models.calendar import AcademicYear, DayOff, DayOffKind, ExamKind, ExamWindow, Quarter
+from spets.models.feedback import (
+    FeedbackCatalogueItem,
+    FeedbackEntry,
+    FeedbackItem,
+    FeedbackKind,
+    Progress,
+    WeaknessRating,
+)
 from spets.models.imports import ImportJob, ImportProblem, ImportRow, ImportStatus
+from spets.models.messaging import Channel, Notification, OutboxMessage, OutboxStatus
 from spets.models.meta import Base
 from spets.models.org import (
     ALLOWED_PARENT_KINDS,
@@ -36,10 +45,50 @@ from spets.models.people import (
     StudentGuardian,
     User,
 )
+from spets.models.tasks import (
+    PENDING_STATES,
+    AssigneeRule,
+    CycleDefinition,
+    CycleKind,
+    CycleRun,
+    CycleRunStatus,
+    CycleTrigger,
+    StepKind,
+    Task,
+    TaskEscalation,
+    TaskReminder,
+    TaskSchedule,
+    TaskScheduleStep,
+    TaskState,
+)
 
 configure_mappers()
 
 __all__ = [
+    "PENDING_STATES",
+    "AssigneeRule",
+    "Channel",
+    "CycleDefinition",
+    "CycleKind",
+    "CycleRun",
+    "CycleRunStatus",
+    "CycleTrigger",
+    "FeedbackCatalogueItem",
+    "FeedbackEntry",
+    "FeedbackItem",
+    "FeedbackKind",
+    "Notification",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Progress",
+    "StepKind",
+    "Task",
+    "TaskEscalation",
+    "TaskSchedule",
+    "TaskScheduleStep",
+    "TaskReminder",
+    "TaskState",
+    "WeaknessRating",
     "ALLOWED_PARENT_KINDS",
     "AcademicYear",
     "AuditAction",

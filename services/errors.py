@@ -9,7 +9,10 @@ class ServiceError(Exception):
     """Base class: `message` is a translation string for the user."""
 
     def __init__(self, message: TranslationString | str):
-        super().__init__(str(message))
+        # The English text, for logs and tracebacks; pages translate `message` themselves.
+        super().__init__(
+            message.interpolate() if isinstance(message, TranslationString) else str(message)
+        )
         self.message = message
 
 

@@ -1,0 +1,634 @@
+"""Cycle definitions and runs, and the generation of their tasks with set-based SQL.
+
+The daily calendar tick opens the runs the calendar calls for and generates the tasks of
+a batch of schools with one `INSERT ... SELECT ... ON CONFLICT DO NOTHING`, so running it
+twice, or after a crash halfway, leaves exactly the tasks of one clean run.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Date, DateTime, Integer, and_, literal, or_, select, union_all
+from sqlalchemy.orm import Session
+
+from spets.i18n import _
+from spets.models import (
+    PENDING_STATES,
+    AcademicYear,
+    AssigneeRule,
+    AuditAction,
+    CycleDefinition,
+    CycleKind,
+    CycleRun,
+    CycleRunStatus,
+    CycleTrigger,
+    OrgKind,
+    OrgUnit,
+    Quarter,
+    Section,
+    StepKind,
+    Task,
+    TaskSchedule,
+    TaskState,
+    TeachingAssignment,
+)
+from spets.services import audit
+from spets.services.audit import Actor
+from spets.services.bulk import insert_ignore_select
+from spets.services.calendar import local_today
+from spets.services.errors import InvalidInput
+from spets.services.org import check_version
+from spets.services.schedules import TenantCalendar, first_step_after, get_or_create_schedule
+
+log = logging.getLogger(__name__)
+
+ESCALATION_ROLES = ("head_teacher", "aeo", "deo", "ceo")
+DEFINITION_FIELDS = (
+    "name_en",
+    "name_ur",
+    "due_after_school_days",
+    "reminder_offsets",
+    "reminder_hour",
+    "escalation_days",
+    "escalation_roles",
+    "signoff_role",
+    "is_active",
+)
+
+# The quarterly feedback cycle of a new tenant: ten school days to fill the feedback,
+# reminders three days before and on the due date, then the head teacher, the AEO three
+# school days later and the DEO after six.
+DEFAULT_FEEDBACK = {
+    "name_en": "Quarterly subject feedback",
+    "name_ur": "سہ ماہی مضمون وار رائے",
+    "opens_with": CycleTrigger.QUARTER_START,
+    "assignee_rule": AssigneeRule.SUBJECT_TEACHER,
+    "due_after_school_days": 10,
+    "reminder_offsets": [-3, 0],
+    "reminder_hour": 8,
+    "escalation_days": [0, 3, 6],
+    "escalation_roles": ["head_teacher", "aeo", "deo"],
+    "signoff_role": "head_teacher",
+}
+
+
+# Definitions.
+
+
+def validate_definition(values: dict) -> None:
+    """Raise InvalidInput naming each impossible offset, before the definition is saved."""
+    errors: dict[str, object] = {}
+    due = values["due_after_school_days"]
+    if due < 0:
+        errors["due_after_school_days"] = _(
+            "due_before_opening",
+            default="The due date cannot come before the task opens: use 0 or more school days.",
+        )
+    for offset in values["reminder_offsets"]:
+        if offset > 0:
+            errors["reminder_offsets"] = _(
+                "reminder_after_due",
+                default="A reminder ${offset} school days after the due date would come after the "
+                "first escalation; reminders go on or before the due date (0 or less).",
+                mapping={"offset": offset},
+            )
+        elif due >= 0 and offset < -due:
+            errors["reminder_offsets"] = _(
+                "reminder_before_opening",
+                default="A reminder ${days} school days before the due date would come before the task "
+                "opens, only ${due} school days earlier.",
+                mapping={"days": -offset, "due": due},
+            )
+    if len(set(values["reminder_offsets"])) != len(values["reminder_offsets"]):
+        errors["reminder_offsets"] = _(
+            "reminder_repeated", default="Each reminder day may appear once."
+        )
+
+    days, roles = values["escalation_days"], values["escalation_roles"]
+    if not days:
+        errors["escalation_days"] = _(
+            "escalation_needed", default="Give at least one escalation level."
+        )
+    elif days[0] < 0:
+        errors["escalation_days"] = _(
+            "escalation_before_due",
+            default="An escalation cannot fire before the due date: the first level needs 0 or more.",
+        )
+    elif any(later <= earlier for earlier, later in zip(days, days[1:], strict=False)):
+        errors["escalation_days"] = _(
+            "escalation_not_increasing",
+            default="Each escalation level must fire later than the one before: ${days} is not increasing.",
+            mapping={"days": ", ".join(map(str, days))},
+        )
+    if len(roles) != len(days):
+        errors["escalation_roles"] = _(
+            "escalation_roles_count",
+            default="Give one role for each of the ${count} escalation levels.",
+            mapping={"count": len(days)},
+        )
+    unknown = [role for role in roles if role not in ESCALATION_ROLES]
+    if unknown:
+        errors["escalation_roles"] = _(
+            "escalation_role_unknown",
+            default="Unknown role ${roles}; use head_teacher, aeo, deo or ceo.",
+            mapping={"roles": ", ".join(unknown)},
+        )
+    if not 0 <= values.get("reminder_hour", 8) <= 23:
+        errors["reminder_hour"] = _("reminder_hour_range", default="The hour must be from 0 to 23.")
+    if errors:
+        raise InvalidInput(
+            _("definition_invalid", default="The cycle cannot be saved with these offsets."), errors
+        )
+
+
+def save_definition(
+    session: Session,
+    *,
+    org_unit: OrgUnit,
+    kind: CycleKind,
+    definition: CycleDefinition | None,
+    values: dict,
+    version: int | None,
+    actor: Actor,
+    now: datetime,
+) -> CycleDefinition:
+    validate_definition(values)
+    if definition is None:
+        definition = CycleDefinition(
+            tenant_id=org_unit.tenant_id or org_unit.id,
+            org_unit_id=org_unit.id,
+            kind=kind,
+            opens_with=values.get("opens_with", CycleTrigger.QUARTER_START),
+            assignee_rule=values.get("assignee_rule", AssigneeRule.SUBJECT_TEACHER),
+        )
+        session.add(definition)
+        before: dict = {}
+        action = AuditAction.CREATE
+    else:
+        check_version(definition, version, values, DEFINITION_FIELDS)
+        before = audit.snapshot(definition, DEFINITION_FIELDS)
+        action = AuditAction.UPDATE
+    for name in DEFINITION_FIELDS:
+        if name in values:
+            setattr(definition, name, values[name])
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type="cycle_definition",
+        entity_id=definition.id,
+        org_unit_id=org_unit.id,
+        now=now,
+        changes=audit.diff(before, audit.snapshot(definition, DEFINITION_FIELDS)),
+    )
+    return definition
+
+
+def add_default_definitions(
+    session: Session, tenant: OrgUnit, *, actor: Actor, now: datetime
+) -> CycleDefinition:
+    return save_definition(
+        session,
+        org_unit=tenant,
+        kind=CycleKind.QUARTERLY_FEEDBACK,
+        definition=None,
+        values=dict(DEFAULT_FEEDBACK),
+        version=None,
+        actor=actor,
+        now=now,
+    )
+
+
+# Runs.
+
+
+@dataclass(frozen=True)
+class Period:
+    key: str
+    label_en: str
+    label_ur: str
+    academic_year_id: int
+    quarter_id: int | None
+    opens_on: date
+    closes_on: date
+
+
+def due_periods(session: Session, definition: CycleDefinition, today: date) -> list[Period]:
+    """Return the periods whose run should be open on `today` (a missed day is caught up)."""
+    if definition.opens_with != CycleTrigger.QUARTER_START:
+        return []
+    rows = session.execute(
+        select(Quarter, AcademicYear)
+        .join(AcademicYear, AcademicYear.id == Quarter.academic_year_id)
+        .where(
+            AcademicYear.tenant_id == definition.tenant_id,
+            Quarter.starts_on <= today,
+            Quarter.ends_on >= today,
+        )
+    ).all()
+    return [
+        Period(
+            key=f"{year.label}/Q{quarter.number}",
+            label_en=f"Quarter {quarter.number}, {year.label}",
+            label_ur=f"سہ ماہی {quarter.number}، {year.label}",
+            academic_year_id=year.id,
+            quarter_id=quarter.id,
+            opens_on=quarter.starts_on,
+            closes_on=quarter.ends_on,
+        )
+        for quarter, year in rows
+    ]
+
+
+def open_run(
+    session: Session, definition: CycleDefinition, period: Period, now: datetime
+) -> CycleRun:
+    """Return the run of the period, creating it once."""
+    run = session.scalar(
+        select(CycleRun).where(
+            CycleRun.definition_id == definition.id, CycleRun.period_key == period.key
+        )
+    )
+    if run is not None:
+        return run
+    run = CycleRun(
+        definition_id=definition.id,
+        period_key=period.key,
+        label_en=period.label_en,
+        label_ur=period.label_ur,
+        academic_year_id=period.academic_year_id,
+        quarter_id=period.quarter_id,
+        opens_on=period.opens_on,
+        closes_on=period.closes_on,
+        status=CycleRunStatus.OPEN,
+        created_at=now,
+    )
+    session.add(run)
+    session.flush()
+    log.info(
+        "cycle_run_opened",
+        extra={"run_id": run.id, "definition_id": definition.id, "period": period.key},
+    )
+    return run
+
+
+def close_finished_runs(session: Session, today: date) -> int:
+    """Mark runs whose period has ended as closed; their pending tasks still escalate."""
+    runs = session.scalars(
+        select(CycleRun).where(CycleRun.status == CycleRunStatus.OPEN, CycleRun.closes_on < today)
+    ).all()
+    for run in runs:
+        run.status = CycleRunStatus.CLOSED
+    session.flush()
+    return len(runs)
+
+
+def active_definitions(session: Session) -> list[CycleDefinition]:
+    return list(
+        session.scalars(
+            select(CycleDefinition)
+            .where(CycleDefinition.is_active.is_(True))
+            .order_by(CycleDefinition.id)
+        )
+    )
+
+
+def schools_of_definition(session: Session, definition: CycleDefinition) -> list[tuple[int, str]]:
+    """Return (id, path) of the active schools the definition covers.
+
+    A school below a more specific definition of the same kind belongs to that one.
+    """
+    unit = session.get(OrgUnit, definition.org_unit_id)
+    nested = session.scalars(
+        select(OrgUnit.path)
+        .join(CycleDefinition, CycleDefinition.org_unit_id == OrgUnit.id)
+        .where(
+            CycleDefinition.kind == definition.kind,
+            CycleDefinition.id != definition.id,
+            CycleDefinition.is_active.is_(True),
+            OrgUnit.path.startswith(unit.path, autoescape=True),
+            OrgUnit.path != unit.path,
+        )
+    ).all()
+    rows = session.execute(
+        select(OrgUnit.id, OrgUnit.path)
+        .where(
+            OrgUnit.kind == OrgKind.SCHOOL,
+            OrgUnit.is_active.is_(True),
+            OrgUnit.path.startswith(unit.path, autoescape=True),
+        )
+        .order_by(OrgUnit.id)
+    ).all()
+    return [
+        (school_id, path) for school_id, path in rows if not any(path.startswith(n) for n in nested)
+    ]
+
+
+# Task generation.
+
+
+@dataclass
+class GenerationResult:
+    created: int = 0
+    cancelled: int = 0
+    schools: int = 0
+
+
+def generate_tasks(
+    session: Session,
+    run: CycleRun,
+    schools: Sequence[tuple[int, str]],
+    now: datetime,
+    calendar: TenantCalendar | None = None,
+) -> GenerationResult:
+    """Create the missing tasks of `run` for a batch of schools whose tasks are due to open.
+
+    Each school's tasks open on its first school day on or after the run's opening; a
+    teaching assignment that starts later opens on its own first school day.
+    """
+    definition = session.get(CycleDefinition, run.definition_id)
+    tenant = session.get(OrgUnit, definition.tenant_id)
+    zone_today = local_today(now, tenant.timezone)
+    calendar = calendar or TenantCalendar.load(session, tenant, run.opens_on)
+    result = GenerationResult(schools=len(schools))
+    cache: dict = {}
+
+    rows = []
+    for school_id, path in schools:
+        signature, days = calendar.school_days(path)
+        first_day = _first_school_day(days, run.opens_on)
+        if first_day is None or first_day > zone_today:
+            continue  # the school's first school day of the period has not come yet
+        for opening in _openings(session, run, school_id, first_day, days, zone_today):
+            schedule = get_or_create_schedule(
+                session, definition, opening.opens_on, signature, days, calendar.zone, now, cache
+            )
+            rows.append((school_id, opening, schedule))
+    if rows:
+        result.created = _insert_tasks(session, run, definition, rows, now)
+    result.cancelled = _cancel_ended_assignments(
+        session, run, [school_id for school_id, _path in schools], zone_today, now
+    )
+    return result
+
+
+def _first_school_day(days: tuple[date, ...], on_or_after: date) -> date | None:
+    for day in days:
+        if day >= on_or_after:
+            return day
+    return None
+
+
+@dataclass(frozen=True)
+class Opening:
+    """Tasks of assignments that started in (started_after, started_until] open on `opens_on`."""
+
+    opens_on: date
+    started_after: date
+    started_until: date
+
+
+def _openings(session, run, school_id, first_day, days, today) -> list[Opening]:
+    """The school's regular opening, plus one for each later start of a teaching assignment."""
+    later_starts = session.scalars(
+        select(TeachingAssignment.valid_from)
+        .join(Section, Section.id == TeachingAssignment.section_id)
+        .where(
+            Section.school_id == school_id,
+            Section.academic_year_id == run.academic_year_id,
+            TeachingAssignment.valid_from > first_day,
+            TeachingAssignment.valid_from <= today,
+        )
+        .distinct()
+    ).all()
+    opening_days = sorted(
+        {first_day}
+        | {d for d in (_first_school_day(days, s) for s in later_starts) if d and d <= today}
+    )
+    openings = []
+    previous = date.min
+    for day in opening_days:
+        openings.append(Opening(day, previous, day))
+        previous = day
+    return openings
+
+
+def _insert_tasks(
+    session: Session, run: CycleRun, definition: CycleDefinition, rows, now: datetime
+) -> int:
+    """One INSERT ... SELECT for the batch, joined to a VALUES list of (school, opening day, schedule)."""
+    parts = []
+    for school_id, opening, schedule in rows:
+        parts.append(
+            select(
+                literal(school_id, Integer).label("school_id"),
+                literal(opening.opens_on, Date).label("opens_on"),
+                literal(opening.started_after, Date).label("started_after"),
+                literal(opening.started_until, Date).label("started_until"),
+                literal(schedule.id, Integer).label("schedule_id"),
+                literal(schedule.due_on, Date).label("due_on"),
+                literal(schedule.due_at, DateTime(timezone=True)).label("due_at"),
+                literal(
+                    first_step_after(schedule, StepKind.REMINDER), DateTime(timezone=True)
+                ).label("next_reminder_at"),
+                literal(
+                    first_step_after(schedule, StepKind.ESCALATION), DateTime(timezone=True)
+                ).label("next_escalation_at"),
+            )
+        )
+    created = 0
+    for chunk_start in range(0, len(parts), 400):
+        openings = union_all(*parts[chunk_start : chunk_start + 400]).subquery("openings")
+        created += _insert_chunk(session, run, definition, openings, now)
+    return created
+
+
+def _insert_chunk(session, run, definition, openings, now) -> int:
+    assignment = TeachingAssignment
+    source = (
+        select(
+            literal(run.id, Integer),
+            openings.c.schedule_id,
+            literal(definition.kind.value),
+            literal("teaching_assignment"),
+            assignment.id,
+            Section.school_id,
+            Section.id,
+            assignment.subject_id,
+            assignment.teacher_id,
+            openings.c.opens_on,
+            openings.c.due_on,
+            openings.c.due_at,
+            literal(TaskState.OPEN.value),
+            literal(0, Integer),
+            literal(0, Integer),
+            openings.c.next_reminder_at,
+            openings.c.next_escalation_at,
+            literal(False),
+            literal(""),
+            literal(now, DateTime(timezone=True)),
+            literal(1, Integer),
+        )
+        .select_from(assignment)
+        .join(Section, Section.id == assignment.section_id)
+        .join(openings, openings.c.school_id == Section.school_id)
+        .where(
+            Section.academic_year_id == run.academic_year_id,
+            assignment.valid_from > openings.c.started_after,
+            assignment.valid_from <= openings.c.started_until,
+            or_(assignment.valid_to.is_(None), assignment.valid_to >= openings.c.opens_on),
+        )
+    )
+    columns = [
+        "cycle_run_id",
+        "schedule_id",
+        "kind",
+        "target_type",
+        "target_id",
+        "school_id",
+        "section_id",
+        "subject_id",
+        "assignee_id",
+        "opens_on",
+        "due_on",
+        "due_at",
+        "state",
+        "escalation_level",
+        "reminders_sent",
+        "next_reminder_at",
+        "next_escalation_at",
+        "submitted_late",
+        "comment",
+        "created_at",
+        "version",
+    ]
+    return insert_ignore_select(session, Task.__table__, columns, source)
+
+
+def _cancel_ended_assignments(
+    session: Session, run: CycleRun, school_ids: list[int], today: date, now: datetime
+) -> int:
+    """Cancel pending tasks whose teaching assignment ended; the new teacher gets a new task."""
+    from spets.services.tasks import cancel_task
+
+    tasks = session.scalars(
+        select(Task)
+        .join(
+            TeachingAssignment,
+            and_(
+                Task.target_type == "teaching_assignment", TeachingAssignment.id == Task.target_id
+            ),
+        )
+        .where(
+            Task.cycle_run_id == run.id,
+            Task.school_id.in_(school_ids),
+            Task.state.in_(PENDING_STATES),
+            TeachingAssignment.valid_to < today,
+        )
+    ).all()
+    for task in tasks:
+        cancel_task(
+            session, task, actor=Actor.system(), now=now, comment="The teaching assignment ended."
+        )
+    return len(tasks)
+
+
+# The daily tick.
+
+
+@dataclass
+class TickResult:
+    runs_opened: int = 0
+    runs_closed: int = 0
+    tasks_created: int = 0
+    tasks_cancelled: int = 0
+
+
+def tick(session: Session, now: datetime, batch_size: int = 500) -> TickResult:
+    """Open and close runs as the calendar says and generate their tasks, school batch by batch."""
+    result = TickResult()
+    for definition in active_definitions(session):
+        tenant = session.get(OrgUnit, definition.tenant_id)
+        today = local_today(now, tenant.timezone)
+        for period in due_periods(session, definition, today):
+            existed = session.scalar(
+                select(CycleRun.id).where(
+                    CycleRun.definition_id == definition.id, CycleRun.period_key == period.key
+                )
+            )
+            run = open_run(session, definition, period, now)
+            result.runs_opened += 0 if existed else 1
+            schools = schools_of_definition(session, definition)
+            calendar = TenantCalendar.load(session, tenant, run.opens_on)
+            for start in range(0, len(schools), batch_size):
+                generated = generate_tasks(
+                    session, run, schools[start : start + batch_size], now, calendar
+                )
+                result.tasks_created += generated.created
+                result.tasks_cancelled += generated.cancelled
+        result.runs_closed += close_finished_runs(session, today)
+    return result
+
+
+def school_batches(schools: Sequence[tuple[int, str]], size: int) -> list[list[tuple[int, str]]]:
+    return [list(schools[i : i + size]) for i in range(0, len(schools), size)]
+
+
+# Calendar changes.
+
+
+def reschedule_after_calendar_change(session: Session, unit: OrgUnit, now: datetime) -> int:
+    """Recompute the schedules of pending tasks in a unit's subtree; return how many moved.
+
+    Called after a holiday or closure is added, changed or removed, so a closure announced
+    late pushes the due dates of open tasks by the school days it takes away.
+    """
+    moved = 0
+    tasks = session.scalars(
+        select(Task)
+        .join(OrgUnit, OrgUnit.id == Task.school_id)
+        .where(Task.state.in_(PENDING_STATES), OrgUnit.path.startswith(unit.path, autoescape=True))
+        .order_by(Task.school_id)
+    ).all()
+    calendars: dict[int, TenantCalendar] = {}
+    cache: dict = {}
+    for task in tasks:
+        definition = session.get(
+            CycleDefinition, session.get(TaskSchedule, task.schedule_id).definition_id
+        )
+        tenant_id = definition.tenant_id
+        if tenant_id not in calendars:
+            calendars[tenant_id] = TenantCalendar.load(
+                session, session.get(OrgUnit, tenant_id), task.opens_on
+            )
+        calendar = calendars[tenant_id]
+        signature, days = calendar.school_days(task.school.path)
+        schedule = get_or_create_schedule(
+            session, definition, task.opens_on, signature, days, calendar.zone, now, cache
+        )
+        if schedule.id == task.schedule_id:
+            continue
+        moved += int(schedule.due_on != task.due_on)
+        _move_task(task, schedule, now)
+    session.flush()
+    return moved
+
+
+def _move_task(task: Task, schedule: TaskSchedule, now: datetime) -> None:
+    """Attach a task to a new schedule, keeping the reminders and escalations already sent."""
+    task.schedule_id = schedule.id
+    task.due_on = schedule.due_on
+    task.due_at = schedule.due_at
+    reminders = [
+        s for s in schedule.steps if s.kind == StepKind.REMINDER and s.number > task.reminders_sent
+    ]
+    escalations = [
+        s
+        for s in schedule.steps
+        if s.kind == StepKind.ESCALATION and s.number > task.escalation_level
+    ]
+    task.next_reminder_at = min((s.at for s in reminders), default=None)
+    task.next_escalation_at = min((s.at for s in escalations), default=None)
