@@ -34,6 +34,19 @@ CLAIM_SECONDS = 300
 SMS_MAX_CHARS = 300  # Two Urdu SMS segments (70 UCS-2 characters each) plus headroom.
 
 
+_base_url = "http://127.0.0.1:6543"
+
+
+def set_base_url(url: str) -> None:
+    """Set the address links in e-mails and SMS start with (the ini file's spets.base_url)."""
+    global _base_url
+    _base_url = url.rstrip("/")
+
+
+def absolute(link: str) -> str:
+    return f"{_base_url}{link}" if link.startswith("/") else link
+
+
 @dataclass(frozen=True)
 class Draft:
     """A message before it is rendered in the recipient's language."""
@@ -58,11 +71,12 @@ def queue(session: Session, *, key: str, recipient: User, draft: Draft, now: dat
     """Queue a message to `recipient` on each of their channels; return how many rows were new."""
     locale = recipient.locale or "en"
     subject = translate(draft.subject, locale)
+    link = absolute(draft.link)
     rows = []
     for channel, address in channels_for(recipient):
         body = translate(draft.sms if channel == Channel.SMS else draft.body, locale)
         if channel == Channel.SMS:
-            body = _sms_text(body, draft.link)
+            body = _sms_text(body, link)
         rows.append(
             {
                 "key": f"{key}:{channel.value}",
@@ -72,7 +86,7 @@ def queue(session: Session, *, key: str, recipient: User, draft: Draft, now: dat
                 "locale": locale,
                 "subject": subject[:300],
                 "body": body,
-                "link": draft.link,
+                "link": link,
                 "status": OutboxStatus.PENDING,
                 "attempts": 0,
                 "next_attempt_at": now,

@@ -49,6 +49,12 @@ class Permission:
     SUBJECT_ADMIN = "admin.subjects"
     AUDIT_VIEW = "audit.view"
     ACCOUNT = "account"
+    TASK_VIEW = "task.view"
+    TASK_WORK = "task.work"
+    TASK_SIGNOFF = "task.signoff"
+    CYCLE_ADMIN = "admin.cycles"
+    FEEDBACK_CATALOGUE = "admin.feedback_catalogue"
+    FEEDBACK_OVERVIEW = "feedback.overview"
 
 
 P = Permission
@@ -72,7 +78,15 @@ _SCHOOL_RECORDS = frozenset(
 )
 
 _MONITORING = frozenset(
-    {P.SCHOOL_VIEW, P.SECTION_VIEW, P.STUDENT_VIEW, P.STUDENT_EXPORT, P.CALENDAR_CLOSURE}
+    {
+        P.SCHOOL_VIEW,
+        P.SECTION_VIEW,
+        P.STUDENT_VIEW,
+        P.STUDENT_EXPORT,
+        P.CALENDAR_CLOSURE,
+        P.TASK_VIEW,
+        P.FEEDBACK_OVERVIEW,
+    }
 )
 
 # What a role grants over its org unit and everything below it.
@@ -80,7 +94,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.TEACHER: _STAFF | {P.SCHOOL_VIEW},
     Role.HEAD_TEACHER: _STAFF
     | _SCHOOL_RECORDS
-    | {P.FAMILY_FINANCE_VIEW, P.FAMILY_FINANCE_EDIT, P.CALENDAR_CLOSURE, P.AUDIT_VIEW},
+    | {
+        P.FAMILY_FINANCE_VIEW,
+        P.FAMILY_FINANCE_EDIT,
+        P.CALENDAR_CLOSURE,
+        P.AUDIT_VIEW,
+        P.TASK_VIEW,
+        P.TASK_SIGNOFF,
+        P.FEEDBACK_OVERVIEW,
+    },
     Role.AEO: _STAFF | _MONITORING,
     Role.DEO: _STAFF | _MONITORING,
     Role.CEO: _STAFF | _MONITORING | {P.AUDIT_VIEW},
@@ -93,6 +115,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         P.CALENDAR_CLOSURE,
         P.SUBJECT_ADMIN,
         P.AUDIT_VIEW,
+        P.TASK_VIEW,
+        P.CYCLE_ADMIN,
+        P.FEEDBACK_CATALOGUE,
+        P.FEEDBACK_OVERVIEW,
     },
     # Health staff and counsellors reach students only through referrals and
     # screenings, which later domains add; guardians only through their own children.

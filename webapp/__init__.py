@@ -2,12 +2,14 @@
 
 from pyramid.config import Configurator
 
+from spets.services import messaging
 from spets.webapp.settings import coerce_settings
 
 
 def main(global_config, **settings):
     """Build the WSGI application from the ini file's [app:main] settings."""
     settings = coerce_settings(global_config, settings)
+    messaging.set_base_url(settings["spets.base_url"])
     with Configurator(settings=settings) as config:
         # Chameleon templates, with translations taken from the request's locale.
         config.include("pyramid_chameleon")

@@ -3,8 +3,10 @@
 from dataclasses import dataclass
 
 from pyramid.events import BeforeRender, subscriber
+from sqlalchemy import func, select
 
 from spets.i18n import _
+from spets.models import Notification
 from spets.services.scope import Permission as P
 
 
@@ -23,7 +25,9 @@ NAV_ITEMS = (
     NavItem("home", _("Home"), P.ACCOUNT),
     NavItem("org.browse", _("Schools"), P.SCHOOL_VIEW),
     NavItem("students.list", _("Students"), P.STUDENT_VIEW),
-    NavItem(None, _("My tasks"), P.ACCOUNT, planned=True),
+    NavItem("tasks.mine", _("My tasks"), P.ACCOUNT),
+    NavItem("signoff.queue", _("Sign-off"), P.TASK_SIGNOFF),
+    NavItem("escalations.list", _("Escalations"), P.TASK_VIEW),
     NavItem(None, _("Results"), P.STUDENT_VIEW, planned=True),
     NavItem(None, _("Attendance"), P.STUDENT_VIEW, planned=True),
     NavItem(None, _("Health"), P.STUDENT_VIEW, planned=True),
@@ -41,12 +45,24 @@ def visible_items(request) -> list[NavItem]:
     return [item for item in NAV_ITEMS if item.permission is None or item.permission in granted]
 
 
+def unread_count(request) -> int:
+    principal = request.identity
+    if principal is None:
+        return 0
+    return request.dbsession.scalar(
+        select(func.count(Notification.id)).where(
+            Notification.user_id == principal.user_id, Notification.read_at.is_(None)
+        )
+    )
+
+
 @subscriber(BeforeRender)
 def add_navigation(event):
     request = event.get("request")
     if request is not None:
         event["nav_items"] = visible_items(request)
         event["planned_title"] = PLANNED_TITLE
+        event["unread_count"] = unread_count(request)
 
 
 def includeme(config):

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from spets.models import (
     AcademicYear,
+    CycleDefinition,
     DayOff,
     Enrollment,
     ExamWindow,
@@ -23,6 +24,7 @@ from spets.models import (
     Student,
     StudentGuardian,
     Subject,
+    Task,
     TeachingAssignment,
     User,
 )
@@ -256,6 +258,34 @@ class TeachingAssignmentContext(RecordContext):
         self.section = self.assignment.section
         self.org_path = self.section.school.path
         self.section_id = self.section.id
+
+
+class TaskContext(RecordContext):
+    """A task: its assignee works on it; supervisors of its school see it and sign it off."""
+
+    view_permission = P.TASK_VIEW
+
+    def load(self, request):
+        self.task = _get_or_404(request, Task, "task_id")
+        self.org_path = self.task.school.path
+        self.section_id = self.task.section_id
+
+    def permissions_for(self, principal):
+        permissions = set(principal.permissions_at(self.org_path))
+        if principal.user_id == self.task.assignee_id:
+            permissions |= {P.TASK_VIEW, P.TASK_WORK}
+        return frozenset(permissions)
+
+
+class CycleDefinitionContext(_TenantRecordContext):
+    view_permission = P.CYCLE_ADMIN
+
+    def load(self, request):
+        self.definition = _get_or_404(request, CycleDefinition, "definition_id")
+        self.org_path = self.definition.org_unit.path
+
+    def permissions_for(self, principal):
+        return principal.permissions_at(self.org_path)
 
 
 class ImportJobContext(RecordContext):

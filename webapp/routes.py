@@ -125,6 +125,26 @@ def includeme(config):
         factory=R + "DayOffContext",
     )
 
+    # Tasks of the cycle engine, sign-off, escalations and notifications.
+    config.add_route("tasks.mine", "/tasks")
+    config.add_route("task.view", "/tasks/{task_id:\\d+}", factory=R + "TaskContext")
+    config.add_route("task.submit", "/tasks/{task_id:\\d+}/submit", factory=R + "TaskContext")
+    config.add_route("task.approve", "/tasks/{task_id:\\d+}/approve", factory=R + "TaskContext")
+    config.add_route("task.return", "/tasks/{task_id:\\d+}/return", factory=R + "TaskContext")
+    config.add_route("signoff.queue", "/signoff")
+    config.add_route("escalations.list", "/escalations")
+    config.add_route("notifications.list", "/notifications")
+    config.add_route("notifications.read", "/notifications/read")
+
+    # Quarterly subject feedback.
+    config.add_route("feedback.sheet", "/tasks/{task_id:\\d+}/feedback", factory=R + "TaskContext")
+    config.add_route(
+        "feedback.overview", "/schools/{school_id:\\d+}/feedback", factory=R + "SchoolContext"
+    )
+    config.add_route("feedback.catalogue", "/admin/feedback-catalogue")
+    config.add_route("feedback.catalogue_new", "/admin/feedback-catalogue/new")
+    config.add_route("feedback.catalogue_edit", "/admin/feedback-catalogue/{item_id:\\d+}/edit")
+
     # Administration of the tenant: org tree, users and roles, subjects, audit trail.
     config.add_route("admin.home", "/admin")
     config.add_route("admin.org", "/admin/org/{unit_id:\\d+}", factory=R + "AdminOrgUnitContext")
@@ -160,3 +180,9 @@ def includeme(config):
         "admin.subject_edit", "/admin/subjects/{subject_id:\\d+}/edit", factory=R + "SubjectContext"
     )
     config.add_route("audit.list", "/audit")
+    config.add_route("cycles.list", "/admin/cycles")
+    config.add_route(
+        "cycles.edit",
+        "/admin/cycles/{definition_id:\\d+}/edit",
+        factory=R + "CycleDefinitionContext",
+    )

@@ -24,6 +24,7 @@ _DEFAULTS = {
     "spets.login.max_failures": 5,
     "spets.login.lockout_minutes": 15,
     "spets.fonts_dir": "/usr/share/fonts/truetype/noto",
+    "spets.base_url": "http://127.0.0.1:6543",
 }
 
 
