@@ -5,6 +5,7 @@ a batch of schools with one `INSERT ... SELECT ... ON CONFLICT DO NOTHING`, so r
 twice, or after a crash halfway, leaves exactly the tasks of one clean run.
 """
 
+import bisect
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -356,13 +357,15 @@ def generate_tasks(
     result = GenerationResult(schools=len(schools))
     cache: dict = {}
 
+    later_starts = _later_starts(session, run, [school_id for school_id, _path in schools], zone_today)
     rows = []
     for school_id, path in schools:
         signature, days = calendar.school_days(path)
         first_day = _first_school_day(days, run.opens_on)
         if first_day is None or first_day > zone_today:
             continue  # the school's first school day of the period has not come yet
-        for opening in _openings(session, run, school_id, first_day, days, zone_today):
+        starts = [start for start in later_starts.get(school_id, ()) if start > first_day]
+        for opening in _openings(first_day, starts, days, zone_today):
             schedule = get_or_create_schedule(
                 session, definition, opening.opens_on, signature, days, calendar.zone, now, cache
             )
@@ -376,10 +379,27 @@ def generate_tasks(
 
 
 def _first_school_day(days: tuple[date, ...], on_or_after: date) -> date | None:
-    for day in days:
-        if day >= on_or_after:
-            return day
-    return None
+    position = bisect.bisect_left(days, on_or_after)
+    return days[position] if position < len(days) else None
+
+
+def _later_starts(session: Session, run: CycleRun, school_ids: list[int], today: date) -> dict[int, list[date]]:
+    """Start dates of teaching assignments that began after the run opened, per school, in one query."""
+    rows = session.execute(
+        select(Section.school_id, TeachingAssignment.valid_from)
+        .join(Section, Section.id == TeachingAssignment.section_id)
+        .where(
+            Section.school_id.in_(school_ids),
+            Section.academic_year_id == run.academic_year_id,
+            TeachingAssignment.valid_from > run.opens_on,
+            TeachingAssignment.valid_from <= today,
+        )
+        .distinct()
+    ).all()
+    starts: dict[int, list[date]] = {}
+    for school_id, valid_from in rows:
+        starts.setdefault(school_id, []).append(valid_from)
+    return starts
 
 
 @dataclass(frozen=True)
@@ -391,23 +411,10 @@ class Opening:
     started_until: date
 
 
-def _openings(session, run, school_id, first_day, days, today) -> list[Opening]:
+def _openings(first_day: date, later_starts: list[date], days: tuple[date, ...], today: date) -> list[Opening]:
     """The school's regular opening, plus one for each later start of a teaching assignment."""
-    later_starts = session.scalars(
-        select(TeachingAssignment.valid_from)
-        .join(Section, Section.id == TeachingAssignment.section_id)
-        .where(
-            Section.school_id == school_id,
-            Section.academic_year_id == run.academic_year_id,
-            TeachingAssignment.valid_from > first_day,
-            TeachingAssignment.valid_from <= today,
-        )
-        .distinct()
-    ).all()
-    opening_days = sorted(
-        {first_day}
-        | {d for d in (_first_school_day(days, s) for s in later_starts) if d and d <= today}
-    )
+    later_days = {_first_school_day(days, start) for start in later_starts}
+    opening_days = sorted({first_day} | {day for day in later_days if day and day <= today})
     openings = []
     previous = date.min
     for day in opening_days:
