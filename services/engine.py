@@ -17,8 +17,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, literal, select, update
+from sqlalchemy import Integer, String, and_, func, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session, selectinload
 
 from spets.i18n import _
@@ -27,6 +28,7 @@ from spets.models import (
     CycleRun,
     OrgUnit,
     Role,
+    RoleAssignment,
     StepKind,
     Task,
     TaskEscalation,
@@ -36,7 +38,7 @@ from spets.models import (
 )
 from spets.services import messaging
 from spets.services.bulk import insert_ignore_select
-from spets.services.tasks import describe, role_holders
+from spets.services.tasks import describe
 
 log = logging.getLogger(__name__)
 
@@ -78,19 +80,31 @@ def sweep_reminders(
         )
         .where(due),
     )
-    sent = select(func.count(TaskScheduleStep.id)).where(
-        _step(StepKind.REMINDER), TaskScheduleStep.at <= now
-    )
-    upcoming = select(func.min(TaskScheduleStep.at)).where(
-        _step(StepKind.REMINDER), TaskScheduleStep.at > now
-    )
+    progress = _progress_per_schedule(StepKind.REMINDER, func.count(TaskScheduleStep.id), now)
     moved = session.execute(
         update(Task)
-        .where(due)
-        .values(reminders_sent=sent.scalar_subquery(), next_reminder_at=upcoming.scalar_subquery())
+        .where(due, Task.schedule_id == progress.c.schedule_id)
+        .values(reminders_sent=progress.c.reached, next_reminder_at=progress.c.upcoming)
         .execution_options(synchronize_session=False)
     ).rowcount
     return SweepResult(added, moved or 0)
+
+
+def _progress_per_schedule(kind: StepKind, reached, now: datetime):
+    """Per schedule: how far its steps of `kind` have come by `now`, and when the next one fires.
+
+    Computed once per schedule rather than once per task, so the task update is one join.
+    """
+    return (
+        select(
+            TaskScheduleStep.schedule_id,
+            reached.filter(TaskScheduleStep.at <= now).label("reached"),
+            func.min(TaskScheduleStep.at).filter(TaskScheduleStep.at > now).label("upcoming"),
+        )
+        .where(TaskScheduleStep.kind == kind)
+        .group_by(TaskScheduleStep.schedule_id)
+        .subquery("progress")
+    )
 
 
 def sweep_escalations(
@@ -115,18 +129,13 @@ def sweep_escalations(
         )
         .where(due),
     )
-    reached = select(func.max(TaskScheduleStep.number)).where(
-        _step(StepKind.ESCALATION), TaskScheduleStep.at <= now
-    )
-    upcoming = select(func.min(TaskScheduleStep.at)).where(
-        _step(StepKind.ESCALATION), TaskScheduleStep.at > now
-    )
+    progress = _progress_per_schedule(StepKind.ESCALATION, func.max(TaskScheduleStep.number), now)
     moved = session.execute(
         update(Task)
-        .where(due)
+        .where(due, Task.schedule_id == progress.c.schedule_id)
         .values(
-            escalation_level=reached.scalar_subquery(),
-            next_escalation_at=upcoming.scalar_subquery(),
+            escalation_level=func.coalesce(progress.c.reached, Task.escalation_level),
+            next_escalation_at=progress.c.upcoming,
         )
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -134,37 +143,87 @@ def sweep_escalations(
     return SweepResult(added, moved or 0)
 
 
-def _resolve_recipients(session: Session, now: datetime, school_ids: Sequence[int] | None) -> None:
-    """Give each new escalation the supervisor who holds its role nearest above the school."""
+def _resolve_recipients(
+    session: Session, now: datetime, school_ids: Sequence[int] | None
+) -> None:
+    """Give each new escalation the supervisor who holds its role nearest above the school.
+
+    The role holders of the tenant are loaded once, the nearest one is found per (school,
+    role) in memory, and the escalations are updated with one statement per chunk of pairs.
+    """
     query = (
-        select(TaskEscalation.id, TaskEscalation.role, Task.school_id)
+        select(Task.school_id, OrgUnit.path, TaskEscalation.role, OrgUnit.timezone)
         .join(Task, Task.id == TaskEscalation.task_id)
+        .join(OrgUnit, OrgUnit.id == Task.school_id)
         .where(TaskEscalation.recipient_id.is_(None), TaskEscalation.notified.is_(False))
+        .distinct()
     )
     if school_ids is not None:
         query = query.where(Task.school_id.in_(list(school_ids)))
-    pending = session.execute(query).all()
-    holders: dict[tuple[int, str], int | None] = {}
-    updates = []
-    for escalation_id, role, school_id in pending:
-        key = (school_id, role)
-        if key not in holders:
-            school = session.get(OrgUnit, school_id)
-            found = role_holders(session, school, Role(role), now)
-            holders[key] = found[0].id if found else None
-            if not found:
-                log.warning(
-                    "escalation_without_recipient", extra={"school_id": school_id, "role": role}
+    pairs = session.execute(query).all()
+    if not pairs:
+        return
+
+    today = now.astimezone(ZoneInfo(pairs[0].timezone)).date()
+    holders = _role_holders_by_unit(session, {pair.role for pair in pairs}, today)
+    mapping = []
+    for school_id, path, role, _zone in pairs:
+        recipient = _nearest_holder(holders.get(role, {}), path)
+        if recipient is None:
+            log.warning("escalation_without_recipient", extra={"school_id": school_id, "role": role})
+            continue
+        mapping.append((school_id, role, recipient))
+
+    for start in range(0, len(mapping), 400):
+        chunk = mapping[start : start + 400]
+        pairs_table = union_all(
+            *[
+                select(
+                    literal(school_id, Integer).label("school_id"),
+                    literal(role, String).label("role"),
+                    literal(recipient, Integer).label("recipient_id"),
                 )
-        if holders[key] is not None:
-            updates.append({"escalation_id": escalation_id, "recipient_id": holders[key]})
-    for row in updates:
+                for school_id, role, recipient in chunk
+            ]
+        ).subquery("pairs")
         session.execute(
             update(TaskEscalation)
-            .where(TaskEscalation.id == row["escalation_id"])
-            .values(recipient_id=row["recipient_id"])
+            .where(
+                TaskEscalation.task_id == Task.id,
+                Task.school_id == pairs_table.c.school_id,
+                TaskEscalation.role == pairs_table.c.role,
+                TaskEscalation.recipient_id.is_(None),
+                TaskEscalation.notified.is_(False),
+            )
+            .values(recipient_id=pairs_table.c.recipient_id)
             .execution_options(synchronize_session=False)
         )
+
+
+def _role_holders_by_unit(session: Session, roles: set[str], today) -> dict[str, dict[int, int]]:
+    """Return {role: {org unit id: the lowest user id holding the role there on `today`}}."""
+    rows = session.execute(
+        select(RoleAssignment.role, RoleAssignment.org_unit_id, func.min(RoleAssignment.user_id))
+        .join(User, User.id == RoleAssignment.user_id)
+        .where(
+            RoleAssignment.role.in_([Role(role) for role in roles]),
+            RoleAssignment.valid_from <= today,
+            or_(RoleAssignment.valid_to.is_(None), RoleAssignment.valid_to >= today),
+            User.is_active.is_(True),
+        )
+        .group_by(RoleAssignment.role, RoleAssignment.org_unit_id)
+    ).all()
+    holders: dict[str, dict[int, int]] = defaultdict(dict)
+    for role, unit_id, user_id in rows:
+        holders[role.value][unit_id] = user_id
+    return holders
+
+
+def _nearest_holder(by_unit: dict[int, int], school_path: str) -> int | None:
+    for unit_id in reversed([int(part) for part in school_path.strip("/").split("/") if part]):
+        if unit_id in by_unit:
+            return by_unit[unit_id]
+    return None
 
 
 # Digests.

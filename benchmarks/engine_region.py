@@ -1,0 +1,363 @@
+"""Benchmark the cycle engine at the size of South Punjab on PostgreSQL.
+
+Builds a region of 17,000 schools, 100,000 sections and 8 subjects per section (800,000
+teaching assignments), then measures:
+
+1. opening a quarter (`services.cycles.tick`, school batch by school batch) against a
+   plain ``INSERT ... SELECT`` of the same 800,000 task rows into the same table;
+2. a reminder sweep and an escalation sweep over 1,000,000 tasks: the query plans, and
+   the selection of due tasks with the partial indexes against a full scan;
+3. the share of Prefect's own overhead in a tick run as a flow (when `workflows.cycles`
+   provides a tick flow), against the same work called directly.
+
+Run: ``.venv/bin/python benchmarks/engine_region.py`` (about 10 to 20 minutes on two cores).
+Results go to benchmarks/results/engine_region.json.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get("SPETS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+KARACHI = ZoneInfo("Asia/Karachi")
+
+
+def local(*args) -> datetime:
+    return datetime(*args, tzinfo=KARACHI).astimezone(UTC)
+
+
+@contextmanager
+def timed(results: dict, name: str):
+    start = time.perf_counter()
+    yield
+    results[name] = round(time.perf_counter() - start, 3)
+    print(f"{name:<40} {results[name]:>9.3f} s", flush=True)
+
+
+def create_database() -> tuple[str, str]:
+    name = f"spets_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return name, sa.engine.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(name: str) -> None:
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def migrate(url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    os.environ["SPETS_DATABASE_URL"] = url
+    command.upgrade(Config(str(ROOT / "testing.ini")), "head")
+
+
+def build_region(session, now: datetime, schools: int, sections: int, subjects_per_section: int) -> dict:
+    """Create the org tree, calendar, staff and teaching assignments with set-based SQL."""
+    from spets.models import OrgKind
+    from spets.services import calendar, cycles, org
+    from spets.services.audit import Actor
+    from spets.services.auth import hash_password
+    from spets.services.starter import add_starter_subjects
+
+    system = Actor.system()
+    tenant = org.create_unit(session, parent=None, kind=OrgKind.PROVINCE, code="PB", name_en="Punjab", name_ur="پنجاب", actor=system, now=now)
+    divisions = [
+        org.create_unit(session, parent=tenant, kind=OrgKind.DIVISION, code=f"DIV{i}", name_en=f"Division {i}", name_ur="ڈویژن", actor=system, now=now)
+        for i in range(3)
+    ]
+    districts = [
+        org.create_unit(session, parent=divisions[i % 3], kind=OrgKind.DISTRICT, code=f"DST{i}", name_en=f"District {i}", name_ur="ضلع", actor=system, now=now)
+        for i in range(11)
+    ]
+    tehsils = [
+        org.create_unit(session, parent=districts[i % 11], kind=OrgKind.TEHSIL, code=f"TEH{i}", name_en=f"Tehsil {i}", name_ur="تحصیل", actor=system, now=now)
+        for i in range(40)
+    ]
+    session.flush()
+    connection = session.connection()
+    markaz_count = 1000
+    connection.exec_driver_sql(
+        """
+        WITH new AS (
+            SELECT nextval(pg_get_serial_sequence('org_units', 'id')) AS id, g,
+                   t.id AS parent_id, t.path AS parent_path
+            FROM generate_series(0, %(markaz)s - 1) g
+            JOIN (SELECT id, path, row_number() OVER (ORDER BY id) - 1 AS n FROM org_units WHERE kind = 'tehsil') t
+              ON t.n = g %% 40
+        )
+        INSERT INTO org_units (id, kind, code, name_en, name_ur, parent_id, tenant_id, path, timezone, is_active, version)
+        SELECT id, 'markaz', 'MKZ' || g, 'Markaz ' || g, 'مرکز', parent_id, %(tenant)s, parent_path || id || '/', 'Asia/Karachi', true, 1
+        FROM new
+        """,
+        {"markaz": markaz_count, "tenant": tenant.id},
+    )
+    connection.exec_driver_sql(
+        """
+        WITH new AS (
+            SELECT nextval(pg_get_serial_sequence('org_units', 'id')) AS id, g,
+                   m.id AS parent_id, m.path AS parent_path
+            FROM generate_series(0, %(schools)s - 1) g
+            JOIN (SELECT id, path, row_number() OVER (ORDER BY id) - 1 AS n FROM org_units WHERE kind = 'markaz') m
+              ON m.n = g %% %(markaz)s
+        )
+        INSERT INTO org_units (id, kind, code, name_en, name_ur, parent_id, tenant_id, path, timezone, is_active, version)
+        SELECT id, 'school', 'S' || g, 'School ' || g, 'اسکول', parent_id, %(tenant)s, parent_path || id || '/', 'Asia/Karachi', true, 1
+        FROM new
+        """,
+        {"schools": schools, "markaz": markaz_count, "tenant": tenant.id},
+    )
+
+    today = calendar.local_today(now)
+    year = calendar.create_year(session, tenant, calendar.start_year_of(today), actor=system, now=now)
+    subjects = add_starter_subjects(session, tenant, actor=system, now=now)[:subjects_per_section]
+    cycles.add_default_definitions(session, tenant, actor=system, now=now)
+    session.flush()
+
+    password = hash_password("benchmark-only-password")
+    teachers = sections * subjects_per_section // 8  # each teacher takes eight section-subjects
+    connection.exec_driver_sql(
+        """
+        INSERT INTO users (username, password_hash, display_name, display_name_ur, locale, tenant_id, is_active, created_at, version)
+        SELECT 'teacher' || g, %(hash)s, 'Teacher ' || g, '', 'en', %(tenant)s, true, %(now)s, 1
+        FROM generate_series(0, %(teachers)s - 1) g
+        """,
+        {"hash": password, "tenant": tenant.id, "now": now, "teachers": teachers},
+    )
+    connection.exec_driver_sql(
+        """
+        WITH school AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM org_units WHERE kind = 'school')
+        INSERT INTO sections (school_id, academic_year_id, grade, name, version)
+        SELECT school.id, %(year)s, 1 + (g / %(schools)s) %% 12, 'S' || g, 1
+        FROM generate_series(0, %(sections)s - 1) g JOIN school ON school.n = g %% %(schools)s
+        """,
+        {"year": year.id, "schools": schools, "sections": sections},
+    )
+    subject_ids = [subject.id for subject in subjects]
+    connection.exec_driver_sql(
+        """
+        WITH s AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM sections),
+             t AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM users WHERE username LIKE 'teacher%%'),
+             subject AS (SELECT unnest(%(subjects)s::int[]) AS id, generate_subscripts(%(subjects)s::int[], 1) - 1 AS k)
+        INSERT INTO teaching_assignments (section_id, subject_id, teacher_id, valid_from)
+        SELECT s.id, subject.id, t.id, %(starts)s
+        FROM s CROSS JOIN subject JOIN t ON t.n = (s.n * %(per)s + subject.k) / 8
+        """,
+        {"subjects": subject_ids, "starts": year.starts_on, "per": subjects_per_section},
+    )
+    connection.exec_driver_sql(
+        """
+        INSERT INTO users (username, password_hash, display_name, display_name_ur, locale, tenant_id, is_active, created_at, version)
+        SELECT 'head' || id, %(hash)s, 'Head ' || id, '', 'en', %(tenant)s, true, %(now)s, 1
+        FROM org_units WHERE kind = 'school'
+        """,
+        {"hash": password, "tenant": tenant.id, "now": now},
+    )
+    connection.exec_driver_sql(
+        """
+        INSERT INTO role_assignments (user_id, role, org_unit_id, valid_from, created_at)
+        SELECT u.id, 'head_teacher', o.id, %(starts)s, %(now)s
+        FROM org_units o JOIN users u ON u.username = 'head' || o.id WHERE o.kind = 'school'
+        """,
+        {"starts": year.starts_on, "now": now},
+    )
+    session.commit()
+    connection = session.connection()
+    counts = {
+        name: connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()
+        for name, table in (("schools", "org_units WHERE kind = 'school'"), ("sections", "sections"), ("teaching_assignments", "teaching_assignments"))
+    }
+    print(f"region: {counts}", flush=True)
+    return counts
+
+
+BASELINE_SQL = """
+INSERT INTO tasks (cycle_run_id, schedule_id, kind, target_type, target_id, school_id, section_id, subject_id,
+                   assignee_id, opens_on, due_on, due_at, state, escalation_level, reminders_sent,
+                   next_reminder_at, next_escalation_at, submitted_late, comment, created_at, version)
+SELECT %(run)s, %(schedule)s, 'quarterly_feedback', 'teaching_assignment', ta.id, s.school_id, s.id, ta.subject_id,
+       ta.teacher_id, %(opens)s, %(due)s, %(due_at)s, 'open', 0, 0, %(reminder)s, %(escalation)s, false, '', %(now)s, 1
+FROM teaching_assignments ta JOIN sections s ON s.id = ta.section_id
+"""
+
+
+def measure_opening(session_factory, now: datetime, results: dict) -> None:
+    from sqlalchemy import select
+
+    from spets.models import CycleDefinition, CycleRun, OrgUnit, TaskSchedule
+    from spets.services import cycles
+    from spets.services.schedules import TenantCalendar
+
+    # The baseline needs a run and a schedule to point at: make them with the services.
+    with session_factory() as session:
+        definition = session.scalars(select(CycleDefinition)).one()
+        tenant = session.get(OrgUnit, definition.tenant_id)
+        period = cycles.due_periods(session, definition, now.astimezone(KARACHI).date())[0]
+        run = cycles.open_run(session, definition, period, now)
+        school = session.scalars(select(OrgUnit).where(OrgUnit.kind == "school").limit(1)).one()
+        calendar = TenantCalendar.load(session, tenant, run.opens_on)
+        signature, days = calendar.school_days(school.path)
+        from spets.services.schedules import get_or_create_schedule
+
+        schedule = get_or_create_schedule(session, definition, run.opens_on, signature, days, calendar.zone, now)
+        params = {
+            "run": run.id, "schedule": schedule.id, "opens": run.opens_on, "due": schedule.due_on,
+            "due_at": schedule.due_at, "reminder": schedule.steps[0].at, "escalation": schedule.due_at, "now": now,
+        }
+        session.commit()
+
+    with session_factory() as session:
+        connection = session.connection()
+        connection.exec_driver_sql("ANALYZE")
+        with timed(results, "baseline_insert_select"):
+            connection.exec_driver_sql(BASELINE_SQL, params)
+            session.commit()
+        results["baseline_rows"] = session.connection().exec_driver_sql("SELECT count(*) FROM tasks").scalar()
+        session.connection().exec_driver_sql("DELETE FROM tasks")
+        session.commit()
+    with session_factory() as session:
+        with timed(results, "open_quarter_tick"):
+            tick = cycles.tick(session, now, batch_size=500)
+            session.commit()
+        results["tick_tasks_created"] = tick.tasks_created
+    results["open_ratio_to_insert_select"] = round(results["open_quarter_tick"] / results["baseline_insert_select"], 2)
+
+
+def add_other_tasks(session_factory, now, total: int) -> None:
+    """Top the task table up to `total` rows with tasks of the previous quarter, already approved."""
+    with session_factory() as session:
+        connection = session.connection()
+        have = connection.exec_driver_sql("SELECT count(*) FROM tasks").scalar()
+        missing = total - have
+        if missing <= 0:
+            return
+        connection.exec_driver_sql(
+            """
+            INSERT INTO tasks (cycle_run_id, schedule_id, kind, target_type, target_id, school_id, section_id, subject_id,
+                               assignee_id, opens_on, due_on, due_at, state, escalation_level, reminders_sent,
+                               next_reminder_at, next_escalation_at, submitted_late, comment, created_at, version)
+            SELECT cycle_run_id, schedule_id, kind, 'archived', id, school_id, section_id, subject_id, assignee_id,
+                   opens_on, due_on, due_at, 'approved', 0, 2, NULL, NULL, false, '', created_at, 1
+            FROM tasks ORDER BY id LIMIT %(missing)s
+            """,
+            {"missing": missing},
+        )
+        connection.exec_driver_sql("ANALYZE tasks")
+        session.commit()
+
+
+def explain(connection, sql: str, params: dict) -> str:
+    rows = connection.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + sql, params).all()
+    return "\n".join(row[0] for row in rows)
+
+
+DUE_SQL = "SELECT id FROM tasks WHERE {column} <= %(now)s AND state IN ('open', 'in_progress', 'returned')"
+
+
+def measure_sweeps(session_factory, results: dict) -> None:
+    from spets.services import engine
+
+    plans = {}
+    for kind, column, at in (
+        ("reminder_quiet_hour", "next_reminder_at", local(2026, 10, 2, 10, 0)),
+        ("reminder_day", "next_reminder_at", local(2026, 10, 9, 9, 0)),
+        ("escalation_day", "next_escalation_at", local(2026, 10, 14, 0, 30)),
+    ):
+        with session_factory() as session:
+            connection = session.connection()
+            sql = DUE_SQL.format(column=column)
+            plans[f"{kind}_index"] = explain(connection, sql, {"now": at})
+            with timed(results, f"{kind}_select_with_index"):
+                due = len(connection.exec_driver_sql(sql, {"now": at}).all())
+            connection.exec_driver_sql("SET LOCAL enable_indexscan = off")
+            connection.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+            plans[f"{kind}_full_scan"] = explain(connection, sql, {"now": at})
+            with timed(results, f"{kind}_select_full_scan"):
+                connection.exec_driver_sql(sql, {"now": at}).all()
+            session.rollback()
+        results[f"{kind}_due_tasks"] = due
+        results[f"{kind}_select_ratio_index_to_full_scan"] = round(
+            results[f"{kind}_select_with_index"] / max(results[f"{kind}_select_full_scan"], 1e-6), 4
+        )
+
+        sweep = engine.sweep_escalations if kind.startswith("escalation") else engine.sweep_reminders
+        with session_factory() as session:
+            with timed(results, f"{kind}_sweep"):
+                outcome = sweep(session, at)
+                session.commit()
+            results[f"{kind}_sweep_steps"] = outcome.steps
+    results["plans"] = plans
+
+
+def measure_prefect(session_factory, url: str, now: datetime, results: dict) -> None:
+    """Run the tick as a flow when the workflows package provides one."""
+    try:
+        from spets.workflows import cycles as cycle_flows
+    except ImportError:
+        results["prefect"] = "not measured: spets.workflows.cycles is missing"
+        return
+    flow = getattr(cycle_flows, "calendar_tick", None)
+    if flow is None:
+        results["prefect"] = "not measured: no calendar_tick flow"
+        return
+    results["prefect"] = "see workflows benchmark"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--schools", type=int, default=17_000)
+    parser.add_argument("--sections", type=int, default=100_000)
+    parser.add_argument("--subjects", type=int, default=8)
+    parser.add_argument("--tasks", type=int, default=1_000_000, help="Rows in the task table for the sweeps.")
+    parser.add_argument("--keep", action="store_true", help="Keep the database for inspection.")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT.parent))
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    from spets.db import make_engine, make_session_factory
+
+    name, url = create_database()
+    results: dict = {"machine": f"{os.cpu_count()} cores, PostgreSQL on the same host", "date": datetime.now(UTC).isoformat()}
+    try:
+        migrate(url)
+        engine = make_engine({"sqlalchemy.url": url, "sqlalchemy.pool_size": "5"})
+        session_factory = make_session_factory(engine)
+        quarter_start = local(2026, 10, 1, 0, 15)
+        with session_factory() as session:
+            with timed(results, "build_region"):
+                results["region"] = build_region(session, quarter_start, args.schools, args.sections, args.subjects)
+        measure_opening(session_factory, quarter_start, results)
+        add_other_tasks(session_factory, quarter_start, args.tasks)
+        with session_factory() as session:
+            results["tasks_total"] = session.connection().exec_driver_sql("SELECT count(*) FROM tasks").scalar()
+        measure_sweeps(session_factory, results)
+        measure_prefect(session_factory, url, quarter_start, results)
+        engine.dispose()
+    finally:
+        if not args.keep:
+            drop_database(name)
+
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "engine_region.json").write_text(json.dumps(results, indent=1, ensure_ascii=False, default=str))
+    print(json.dumps({k: v for k, v in results.items() if k != "plans"}, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
