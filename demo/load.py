@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from spets.demo.feedback import load_feedback
 from spets.models import (
     DayOffKind,
     Education,
@@ -100,6 +101,7 @@ class DemoSummary:
     students: int
     accounts: list[Account]
     school_id: int
+    feedback: object = None
 
 
 def is_loaded(session: Session) -> bool:
@@ -158,7 +160,10 @@ def load_demo(session: Session, now: datetime) -> DemoSummary:
     _assign_teaching(session, school, current_year, subjects, teachers, now)
     _make_second_school_sections(session, second_school, current_year, now)
     session.flush()
-    return DemoSummary(students=students, accounts=accounts, school_id=school.id)
+    feedback_summary = load_feedback(session, now)
+    return DemoSummary(
+        students=students, accounts=accounts, school_id=school.id, feedback=feedback_summary
+    )
 
 
 def _load_org_tree(session: Session, now: datetime) -> dict[str, OrgUnit]:

@@ -82,6 +82,7 @@ def record_urls(world) -> dict[str, dict[str, str]]:
             "school": f"/schools/{school.id}",
             "school import": f"/schools/{school.id}/imports/new",
             "admit transfer": f"/schools/{school.id}/admit-transfer",
+            "feedback overview": f"/schools/{school.id}/feedback",
         }
 
     return {
@@ -177,6 +178,11 @@ IN_SCOPE_EXPECTED = {
     ("head.a", "family edit"): 200,
     ("head.a", "school import"): 200,
     ("teacher.a10", "student detail"): 404,
+    ("subject.a9", "feedback overview"): 403,
+    ("class.a9", "feedback overview"): 403,
+    ("head.a", "feedback overview"): 200,
+    ("aeo.a", "feedback overview"): 200,
+    ("ceo.a", "feedback overview"): 200,
 }
 
 
@@ -185,6 +191,105 @@ def test_in_scope_permissions(testapp, world, key, status):
     username, name = key
     testapp.login(username)
     assert testapp.get(record_urls(world)["A"][name], expect_errors=True).status_int == status
+
+
+@pytest.fixture
+def feedback_urls(world):
+    """A quarterly feedback task in each school, and the feedback pages that hang off them.
+
+    School A's maths sheet of 9-A belongs to subject.a9, school B's English sheet of 9-A
+    to teacher.b9; the catalogue item is one of Punjab's.
+    """
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from spets.models import FeedbackCatalogueItem, Task
+    from spets.services import cycles, feedback, org
+    from spets.services.audit import Actor
+
+    system = Actor.system()
+    cycles.add_default_definitions(world.session, world.tenant, actor=system, now=world.now)
+    feedback.add_starter_catalogue(world.session, world.tenant, actor=system, now=world.now)
+    org.assign_teacher(
+        world.session,
+        section=world.section_b9,
+        subject=world.subjects["ENG"],
+        teacher=world.teacher_b9,
+        starts_on=world.year.starts_on,
+        actor=system,
+        now=world.now,
+    )
+    quarter_start = datetime(2026, 10, 1, 0, 15, tzinfo=ZoneInfo("Asia/Karachi"))
+    cycles.tick(world.session, quarter_start.astimezone(UTC))
+    task_of = {task.school_id: task.id for task in world.session.scalars(select(Task)).all()}
+    item_id = world.session.scalar(
+        select(FeedbackCatalogueItem.id).where(
+            FeedbackCatalogueItem.subject_id == world.subjects["MATH"].id
+        )
+    )
+    world.session.flush()
+    return {
+        "A": f"/tasks/{task_of[world.school_a.id]}/feedback",
+        "B": f"/tasks/{task_of[world.school_b.id]}/feedback",
+        "catalogue": "/admin/feedback-catalogue",
+        "catalogue new": "/admin/feedback-catalogue/new",
+        "catalogue edit": f"/admin/feedback-catalogue/{item_id}/edit",
+    }
+
+
+@pytest.mark.parametrize(("username", "school"), OUTSIDE)
+def test_other_school_feedback_sheet_answers_404(testapp, feedback_urls, username, school):
+    testapp.login(username)
+    url = feedback_urls[school]
+    assert testapp.get(url, expect_errors=True).status_int == 404
+    assert testapp.post_with_csrf(url, {}, expect_errors=True).status_int == 404
+
+
+# (username, page, method): status. "sheet" is school A's maths sheet of subject.a9.
+FEEDBACK_EXPECTED = {
+    ("subject.a9", "A", "GET"): 200,
+    ("subject.a9", "A", "POST"): 302,
+    ("class.a9", "A", "GET"): 404,
+    ("teacher.a10", "A", "GET"): 404,
+    ("head.a", "A", "GET"): 200,
+    ("head.a", "A", "POST"): 403,
+    ("aeo.a", "A", "GET"): 200,
+    ("aeo.a", "A", "POST"): 403,
+    ("admin", "A", "GET"): 200,
+    ("admin", "A", "POST"): 403,
+    ("admin", "catalogue", "GET"): 200,
+    ("admin", "catalogue", "POST"): 302,
+    ("admin", "catalogue new", "GET"): 200,
+    ("admin", "catalogue edit", "GET"): 200,
+    ("admin.net", "catalogue", "GET"): 200,
+    ("admin.net", "catalogue edit", "GET"): 404,
+    ("head.a", "catalogue", "GET"): 403,
+    ("head.a", "catalogue", "POST"): 403,
+    ("head.a", "catalogue new", "GET"): 403,
+    ("head.a", "catalogue edit", "GET"): 403,
+    ("subject.a9", "catalogue edit", "GET"): 403,
+    ("aeo.a", "catalogue new", "GET"): 403,
+}
+
+
+@pytest.mark.parametrize(("key", "status"), sorted(FEEDBACK_EXPECTED.items()))
+def test_feedback_permissions(testapp, feedback_urls, key, status):
+    username, page, method = key
+    testapp.login(username)
+    url = feedback_urls[page]
+    if method == "GET":
+        response = testapp.get(url, expect_errors=True)
+    else:
+        params = {"load_starter": "1"} if page == "catalogue" else {}
+        response = testapp.post_with_csrf(url, params, expect_errors=True)
+    assert response.status_int == status
+
+
+def test_feedback_pages_need_sign_in(testapp, feedback_urls):
+    testapp.app.reset()
+    for page in ("A", "catalogue", "catalogue edit"):
+        response = testapp.get(feedback_urls[page], status=302)
+        assert "/login?came_from=" in response.location
 
 
 def test_csrf_required_on_post(testapp, world):

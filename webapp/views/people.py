@@ -20,13 +20,13 @@ from spets.services.scope import Permission as P
 from spets.services.scope import section_clause
 from spets.webapp import forms
 from spets.webapp.views.common import breadcrumbs_for, form_page, label
+from spets.webapp.views.feedback import profile_panel
 
 PAGE_SIZE = 50
 
 # Places on the profile for the records that the cycles will add.
 PLANNED_PANELS = (
     ("marks", _("Marks and results")),
-    ("feedback", _("Subject feedback")),
     ("attendance", _("Attendance and behaviour")),
     ("health", _("Health and well-being")),
 )
@@ -151,6 +151,7 @@ def student_profile(request):
         "label": lambda value: label(request, value),
         "breadcrumbs": breadcrumbs,
         "planned_panels": PLANNED_PANELS,
+        "feedback_panel": profile_panel(request, record.student.id),
     }
 
 
