@@ -17,7 +17,7 @@ help: ## List the targets with what they do.
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
 .PHONY: demo
-demo: install ## Install everything, load the demo school into SQLite and serve it on 127.0.0.1.
+demo: install ## Install everything, load the demo into SQLite, serve it with a Prefect server and worker.
 	$(BIN)/spets -c $(CONFIG) demo run
 
 .PHONY: test
@@ -74,8 +74,8 @@ migrate: install ## Upgrade the database named by CONFIG to the latest migration
 	$(BIN)/spets -c $(CONFIG) setup
 
 .PHONY: bench
-bench: install postgresql ## Run the benchmarks against PostgreSQL and write benchmarks/results/.
-	$(BIN)/python -m spets.benchmarks.run_all
+bench: install postgresql ## Run the student import benchmark on PostgreSQL; results go to benchmarks/results/.
+	$(BIN)/python benchmarks/import_students.py
 
 .PHONY: clean
 clean: ## Remove the virtual environment and local data (var/).

@@ -8,7 +8,8 @@ The job runs in three phases, each reporting progress:
 2. check: find duplicate admission and B-Form numbers, within the file and against
    the database, in SQL;
 3. write: only if no row has a problem, insert students, enrollments, guardians and
-   links in batches of multi-row INSERTs inside one transaction.
+   links batch by batch inside one transaction, with COPY on PostgreSQL and multi-row
+   INSERTs on other databases.
 
 A failure at any point rolls the write back, so nothing of a failed file is kept.
 """
@@ -26,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import colander
-from sqlalchemy import Date, delete, func, insert, select, update
+from psycopg import sql
+from sqlalchemy import ARRAY, Date, String, Table, cast, delete, func, insert, select, update
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -481,7 +483,8 @@ def _validate_file(
     def flush() -> None:
         with session_factory() as session, session.begin():
             if staged:
-                session.execute(insert(ImportRow), staged)
+                # render_nulls keeps rows without a B-Form in the same statement as the others.
+                session.execute(insert(ImportRow).execution_options(render_nulls=True), staged)
             if problems:
                 session.execute(insert(ImportProblem), problems)
         staged.clear()
@@ -756,6 +759,23 @@ _STUDENT_COLUMNS = {column.key: column for column in Student.__table__.columns}
 _GUARDIAN_COLUMNS = {column.key: column for column in Guardian.__table__.columns}
 
 
+def _nulls_for(model: type) -> dict[str, None]:
+    """Return None for each column of `model` that has no default and is not the key."""
+    return {
+        column.key: None
+        for column in model.__table__.columns
+        if not column.primary_key and column.default is None and column.server_default is None
+    }
+
+
+# Every row of a batch must have the same keys, because COPY takes one column list and an
+# ORM bulk INSERT sends each run of rows with the same keys as a statement of its own.
+# Rows start from these NULLs. The code sets the columns with a default (version,
+# preferred_locale) on every row, because COPY applies only server-side defaults.
+_STUDENT_NULLS = _nulls_for(Student)
+_GUARDIAN_NULLS = _nulls_for(Guardian)
+
+
 def _from_json(columns: dict, values: dict) -> dict:
     """Turn JSON values back into the Python types of the model's columns."""
     result = {}
@@ -772,12 +792,13 @@ def _from_json(columns: dict, values: dict) -> dict:
 
 
 def write_batch(session: Session, context: _Context, payloads: list[dict]) -> None:
-    """Insert one batch of validated rows with a handful of multi-row statements."""
+    """Insert one batch of validated rows: COPY on PostgreSQL, multi-row INSERTs elsewhere."""
     student_rows = []
     for payload in payloads:
         values = {**payload["student"], **payload.get("household", {})}
         student_rows.append(
             {
+                **_STUDENT_NULLS,
                 **_from_json(_STUDENT_COLUMNS, values),
                 "tenant_id": context.tenant_id,
                 "school_id": context.school_id,
@@ -786,12 +807,11 @@ def write_batch(session: Session, context: _Context, payloads: list[dict]) -> No
                 "version": 1,
             }
         )
-    student_ids = session.scalars(
-        insert(Student).returning(Student.id, sort_by_parameter_order=True), student_rows
-    ).all()
+    student_ids = _insert_with_ids(session, Student, student_rows)
 
-    session.execute(
-        insert(Enrollment),
+    _insert_rows(
+        session,
+        Enrollment,
         [
             {
                 "student_id": student_id,
@@ -806,8 +826,9 @@ def write_batch(session: Session, context: _Context, payloads: list[dict]) -> No
         ],
     )
     _write_guardians(session, context, student_ids, payloads)
-    session.execute(
-        insert(AuditEvent),
+    _insert_rows(
+        session,
+        AuditEvent,
         [
             {
                 "occurred_at": context.now,
@@ -861,34 +882,24 @@ def _write_guardians(
     cnics = {
         values["cnic"] for _sid, _group, _rel, values, _primary in wanted if values.get("cnic")
     }
-    by_cnic: dict[str, int] = {}
-    if cnics:
-        by_cnic = dict(
-            session.execute(
-                select(Guardian.cnic, Guardian.id).where(
-                    Guardian.tenant_id == context.tenant_id, Guardian.cnic.in_(cnics)
-                )
-            ).all()
-        )
+    by_cnic = _stored_guardian_ids(session, context.tenant_id, cnics) if cnics else {}
     new_rows: list[dict] = []
     new_keys: list[str | None] = []
+    new_cnics: set[str] = set()
     for _sid, _group, _rel, values, _primary in wanted:
         cnic = values.get("cnic")
-        if cnic and (cnic in by_cnic or cnic in new_keys):
+        if cnic and (cnic in by_cnic or cnic in new_cnics):
             continue
         row = _from_json(_GUARDIAN_COLUMNS, values)
         row.setdefault("name_ur", "")
-        row.setdefault("preferred_locale", "ur")
-        new_rows.append({**row, "tenant_id": context.tenant_id, "version": 1})
+        if row.get("preferred_locale") is None:
+            row["preferred_locale"] = "ur"
+        new_rows.append({**_GUARDIAN_NULLS, **row, "tenant_id": context.tenant_id, "version": 1})
         new_keys.append(cnic)
+        if cnic:
+            new_cnics.add(cnic)
 
-    new_ids = (
-        session.scalars(
-            insert(Guardian).returning(Guardian.id, sort_by_parameter_order=True), new_rows
-        ).all()
-        if new_rows
-        else []
-    )
+    new_ids = _insert_with_ids(session, Guardian, new_rows) if new_rows else []
 
     # Guardians without a CNIC were inserted in the order of `wanted`; hand their ids out in turn.
     anonymous_ids = iter([gid for gid, key in zip(new_ids, new_keys, strict=True) if key is None])
@@ -912,7 +923,96 @@ def _write_guardians(
                 "is_primary": primary,
             }
         )
-    session.execute(insert(StudentGuardian), links)
+    _insert_rows(session, StudentGuardian, links)
+
+
+def _stored_guardian_ids(session: Session, tenant_id: int, cnics: set[str]) -> dict[str, int]:
+    """Return the ids of the tenant's stored guardians with these CNICs, keyed by CNIC.
+
+    On PostgreSQL each CNIC is looked up on its own, through the unique (tenant_id, cnic)
+    index. For `cnic IN (...)` the planner picks the index on tenant_id alone when the
+    statistics predate the import. It then reads all of the tenant's guardians for every
+    batch, and the write time grows with the square of the number of rows.
+    """
+    if session.connection().dialect.name != "postgresql":
+        query = select(Guardian.cnic, Guardian.id).where(
+            Guardian.tenant_id == tenant_id, Guardian.cnic.in_(cnics)
+        )
+        return dict(session.execute(query).all())
+
+    requested = (
+        func.unnest(cast(sorted(cnics), ARRAY(String)))
+        .table_valued("cnic")
+        .render_derived(name="requested")
+    )
+    guardian_id = (
+        select(Guardian.id)
+        .where(Guardian.tenant_id == tenant_id, Guardian.cnic == requested.c.cnic)
+        .scalar_subquery()
+    )
+    found = session.execute(select(requested.c.cnic, guardian_id)).all()
+    return {cnic: found_id for cnic, found_id in found if found_id is not None}
+
+
+def _insert_with_ids(session: Session, model: type, rows: list[dict]) -> list[int]:
+    """Insert rows that all have the same keys and return their new ids in row order."""
+    if session.connection().dialect.name == "postgresql":
+        ids = _next_ids(session, model.__table__, len(rows))
+        _copy_rows(
+            session,
+            model.__table__,
+            [{"id": row_id, **row} for row_id, row in zip(ids, rows, strict=True)],
+        )
+        return ids
+    # render_nulls sends None as NULL, so that the ORM keeps all rows in one statement.
+    statement = (
+        insert(model)
+        .returning(model.id, sort_by_parameter_order=True)
+        .execution_options(render_nulls=True)
+    )
+    return list(session.scalars(statement, rows).all())
+
+
+def _insert_rows(session: Session, model: type, rows: list[dict]) -> None:
+    """Insert rows that all have the same keys."""
+    if session.connection().dialect.name == "postgresql":
+        _copy_rows(session, model.__table__, rows)
+    else:
+        session.execute(insert(model).execution_options(render_nulls=True), rows)
+
+
+def _next_ids(session: Session, table: Table, count: int) -> list[int]:
+    """Take `count` values from the sequence of the table's id column (PostgreSQL only)."""
+    sequence = func.pg_get_serial_sequence(table.name, "id")
+    next_value = select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+    return sorted(session.scalars(next_value))
+
+
+def _copy_rows(session: Session, table: Table, rows: list[dict]) -> None:
+    """Send rows with COPY FROM STDIN (PostgreSQL only), converting values as SQLAlchemy would.
+
+    Every row must have the same keys. Each value goes through its column type's bind
+    processor, so enums are checked and stored by value and timestamps must be aware.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    columns = [table.c[key] for key in rows[0]]
+    processors = [
+        column.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+        for column in columns
+    ]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)
+    )
+    with connection.connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    row[column.key] if processor is None else processor(row[column.key])
+                    for column, processor in zip(columns, processors, strict=True)
+                ]
+            )
 
 
 def _primary_group(payload: dict) -> str:
