@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from spets.demo.engine import load_current_quarter
 from spets.demo.feedback import load_feedback
 from spets.models import (
     DayOffKind,
@@ -102,6 +103,7 @@ class DemoSummary:
     accounts: list[Account]
     school_id: int
     feedback: object = None
+    engine: object = None
 
 
 def is_loaded(session: Session) -> bool:
@@ -161,8 +163,13 @@ def load_demo(session: Session, now: datetime) -> DemoSummary:
     _make_second_school_sections(session, second_school, current_year, now)
     session.flush()
     feedback_summary = load_feedback(session, now)
+    engine_summary = load_current_quarter(session, now)
     return DemoSummary(
-        students=students, accounts=accounts, school_id=school.id, feedback=feedback_summary
+        students=students,
+        accounts=accounts,
+        school_id=school.id,
+        feedback=feedback_summary,
+        engine=engine_summary,
     )
 
 

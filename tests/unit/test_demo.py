@@ -77,3 +77,20 @@ def test_demo_loads(dbsession, now):
     mother = primary[0].guardian
     assert mother.education.value == "bachelor"
     assert mother.occupation.value == "homemaker"
+
+    # On 4 December the third quarter's sheets are late: some approved, some waiting for
+    # sign-off, some drafts, some untouched; reminders and escalations have gone out.
+    from spets.models import OutboxMessage, Task, TaskEscalation, TaskReminder, TaskState
+
+    summary = summary.engine
+    assert summary.approved and summary.submitted and summary.drafts and summary.untouched
+    states = set(dbsession.scalars(select(Task.state).distinct()))
+    assert {
+        TaskState.APPROVED,
+        TaskState.SUBMITTED,
+        TaskState.IN_PROGRESS,
+        TaskState.OPEN,
+    } <= states
+    assert dbsession.scalar(select(func.count()).select_from(TaskReminder)) > 0
+    assert dbsession.scalar(select(func.count()).select_from(TaskEscalation)) > 0
+    assert dbsession.scalar(select(func.count()).select_from(OutboxMessage)) > 0
