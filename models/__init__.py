@@ -45,6 +45,17 @@ from spets.models.people import (
     StudentGuardian,
     User,
 )
+from spets.models.results import (
+    Amendment,
+    AmendmentState,
+    GradeBand,
+    Mark,
+    MarkStatus,
+    PublishedMark,
+    ResultOptions,
+    ResultSheet,
+    SheetState,
+)
 from spets.models.tasks import (
     PENDING_STATES,
     AssigneeRule,
@@ -65,6 +76,15 @@ from spets.models.tasks import (
 configure_mappers()
 
 __all__ = [
+    "Amendment",
+    "AmendmentState",
+    "GradeBand",
+    "Mark",
+    "MarkStatus",
+    "PublishedMark",
+    "ResultOptions",
+    "ResultSheet",
+    "SheetState",
     "PENDING_STATES",
     "AssigneeRule",
     "Channel",

@@ -24,6 +24,7 @@ class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    HELD = "held"  # for a guardian who has no account yet; released when one is made
 
 
 class OutboxMessage(Base):
@@ -43,6 +44,9 @@ class OutboxMessage(Base):
     )
     channel: Mapped[Channel] = mapped_column(enum_type(Channel, "channel"))
     recipient_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    guardian_id: Mapped[int | None] = mapped_column(
+        ForeignKey("guardians.id"), index=True, comment="Set for messages to a parent or guardian"
+    )
     address: Mapped[str] = mapped_column(
         String(254), comment="E-mail address or E.164 phone number"
     )

@@ -18,6 +18,7 @@ from spets.models.types import enum_type
 
 class CycleKind(enum.StrEnum):
     QUARTERLY_FEEDBACK = "quarterly_feedback"
+    RESULT_ENTRY = "result_entry"
 
 
 class CycleTrigger(enum.StrEnum):
@@ -101,6 +102,7 @@ class CycleRun(Base):
     label_ur: Mapped[str] = mapped_column(String(200))
     academic_year_id: Mapped[int] = mapped_column(ForeignKey("academic_years.id"), index=True)
     quarter_id: Mapped[int | None] = mapped_column(ForeignKey("quarters.id"))
+    exam_window_id: Mapped[int | None] = mapped_column(ForeignKey("exam_windows.id"))
     opens_on: Mapped[date]
     closes_on: Mapped[date] = mapped_column(comment="Last day of the period the run covers")
     status: Mapped[CycleRunStatus] = mapped_column(enum_type(CycleRunStatus, "cycle_run_status"))

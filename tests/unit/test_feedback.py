@@ -997,15 +997,19 @@ def test_demo_feedback_leaves_ratings_to_do(dbsession, now):
         .where(Task.school_id == demo.school_id)
         .group_by(CycleRun.period_key, Task.state)
     ).all()
-    assert {(key, state) for key, state, _count in states} == {
+    found = {(key, state) for key, state, _count in states}
+    assert {key_state for key_state in found if key_state[0] != "2026-27/Q3"} == {
         ("2026-27/Q1", TaskState.APPROVED),
         ("2026-27/Q2", TaskState.APPROVED),
-        ("2026-27/Q3", TaskState.OPEN),
     }
+    # The current quarter is part done (demo.engine): some sheets are still untouched.
+    assert ("2026-27/Q3", TaskState.OPEN) in found
     assert count(dbsession, WeaknessRating) > 0  # Q2 rated the weaknesses of Q1
 
     current = dbsession.scalars(
-        select(Task).where(Task.cycle_run_id == runs["2026-27/Q3"].id).order_by(Task.id)
+        select(Task)
+        .where(Task.cycle_run_id == runs["2026-27/Q3"].id, Task.state == TaskState.OPEN)
+        .order_by(Task.id)
     ).first()
     sheet = feedback.load_sheet(dbsession, current)
     assert sheet.previous_run.period_key == "2026-27/Q2"
