@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from spets.models import OrgKind, OrgUnit, Quarter, Role, Task, TaskState
+from spets.models import CycleKind, OrgKind, OrgUnit, Quarter, Role, Task, TaskState
 from spets.services import calendar, engine, feedback, tasks
 from spets.services.audit import Actor
 
@@ -49,7 +49,11 @@ def load_current_quarter(session: Session, now: datetime) -> EngineDemoSummary:
     grades = demo_feedback._uci_grades()
     pending = session.scalars(
         select(Task)
-        .where(Task.school_id == school.id, Task.state == TaskState.OPEN)
+        .where(
+            Task.school_id == school.id,
+            Task.state == TaskState.OPEN,
+            Task.kind == CycleKind.QUARTERLY_FEEDBACK,
+        )
         .order_by(Task.id)
     ).all()
 

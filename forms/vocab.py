@@ -17,6 +17,7 @@ from spets.models import (
     Role,
     SchoolGender,
     SchoolLevel,
+    SheetState,
     TaskState,
 )
 
@@ -181,6 +182,13 @@ TASK_STATE = {
     TaskState.APPROVED: _("task_approved", default="approved"),
     TaskState.RETURNED: _("task_returned", default="returned"),
     TaskState.CANCELLED: _("task_cancelled", default="cancelled"),
+}
+
+SHEET_STATE = {
+    SheetState.DRAFT: _("sheet_draft", default="a draft"),
+    SheetState.SUBMITTED: _("sheet_submitted", default="submitted"),
+    SheetState.VERIFIED: _("sheet_verified", default="verified"),
+    SheetState.PUBLISHED: _("sheet_published", default="published"),
 }
 
 YES_NO = {True: _("yes", default="Yes"), False: _("no", default="No")}

@@ -9,7 +9,7 @@ import bisect
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Date, DateTime, Integer, and_, literal, or_, select, union_all
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from spets.models import (
     CycleRun,
     CycleRunStatus,
     CycleTrigger,
+    ExamWindow,
     OrgKind,
     OrgUnit,
     Quarter,
@@ -188,6 +189,43 @@ def save_definition(
     return definition
 
 
+# The result-entry cycle of a new tenant: when an exam window closes, each subject teacher
+# enters the section's marks within six school days; reminders two days before and on the
+# due date, then the same ladder as feedback.
+DEFAULT_RESULT_ENTRY = {
+    "name_en": "Result entry",
+    "name_ur": "نتائج کا اندراج",
+    "opens_with": CycleTrigger.EXAM_WINDOW_END,
+    "assignee_rule": AssigneeRule.SUBJECT_TEACHER,
+    "due_after_school_days": 6,
+    "reminder_offsets": [-2, 0],
+    "reminder_hour": 8,
+    "escalation_days": [0, 2, 5],
+    "escalation_roles": ["head_teacher", "aeo", "deo"],
+    "signoff_role": "head_teacher",
+}
+
+# How long after an exam window closes a missed tick still opens its result entry, and how
+# long the run stays open.
+RESULT_ENTRY_LOOKBACK_DAYS = 45
+RESULT_ENTRY_RUN_DAYS = 60
+
+
+def add_result_entry_definition(
+    session: Session, tenant: OrgUnit, *, actor: Actor, now: datetime
+) -> CycleDefinition:
+    return save_definition(
+        session,
+        org_unit=tenant,
+        kind=CycleKind.RESULT_ENTRY,
+        definition=None,
+        values=dict(DEFAULT_RESULT_ENTRY),
+        version=None,
+        actor=actor,
+        now=now,
+    )
+
+
 def add_default_definitions(
     session: Session, tenant: OrgUnit, *, actor: Actor, now: datetime
 ) -> CycleDefinition:
@@ -215,10 +253,13 @@ class Period:
     quarter_id: int | None
     opens_on: date
     closes_on: date
+    exam_window_id: int | None = None
 
 
 def due_periods(session: Session, definition: CycleDefinition, today: date) -> list[Period]:
     """Return the periods whose run should be open on `today` (a missed day is caught up)."""
+    if definition.opens_with == CycleTrigger.EXAM_WINDOW_END:
+        return _closed_exam_windows(session, definition, today)
     if definition.opens_with != CycleTrigger.QUARTER_START:
         return []
     rows = session.execute(
@@ -244,6 +285,32 @@ def due_periods(session: Session, definition: CycleDefinition, today: date) -> l
     ]
 
 
+def _closed_exam_windows(session: Session, definition: CycleDefinition, today: date) -> list[Period]:
+    """Exam windows that closed before `today`, within the look-back: each opens a result entry."""
+    rows = session.execute(
+        select(ExamWindow, AcademicYear)
+        .join(AcademicYear, AcademicYear.id == ExamWindow.academic_year_id)
+        .where(
+            AcademicYear.tenant_id == definition.tenant_id,
+            ExamWindow.ends_on < today,
+            ExamWindow.ends_on >= today - timedelta(days=RESULT_ENTRY_LOOKBACK_DAYS),
+        )
+    ).all()
+    return [
+        Period(
+            key=f"{year.label}/exam-{window.id}",
+            label_en=f"{window.name_en}, {year.label}",
+            label_ur=f"{window.name_ur}، {year.label}",
+            academic_year_id=year.id,
+            quarter_id=None,
+            opens_on=window.ends_on + timedelta(days=1),
+            closes_on=window.ends_on + timedelta(days=RESULT_ENTRY_RUN_DAYS),
+            exam_window_id=window.id,
+        )
+        for window, year in rows
+    ]
+
+
 def open_run(
     session: Session, definition: CycleDefinition, period: Period, now: datetime
 ) -> CycleRun:
@@ -262,6 +329,7 @@ def open_run(
         label_ur=period.label_ur,
         academic_year_id=period.academic_year_id,
         quarter_id=period.quarter_id,
+        exam_window_id=period.exam_window_id,
         opens_on=period.opens_on,
         closes_on=period.closes_on,
         status=CycleRunStatus.OPEN,
@@ -357,7 +425,9 @@ def generate_tasks(
     result = GenerationResult(schools=len(schools))
     cache: dict = {}
 
-    later_starts = _later_starts(session, run, [school_id for school_id, _path in schools], zone_today)
+    later_starts = _later_starts(
+        session, run, [school_id for school_id, _path in schools], zone_today
+    )
     rows = []
     for school_id, path in schools:
         signature, days = calendar.school_days(path)
@@ -383,7 +453,9 @@ def _first_school_day(days: tuple[date, ...], on_or_after: date) -> date | None:
     return days[position] if position < len(days) else None
 
 
-def _later_starts(session: Session, run: CycleRun, school_ids: list[int], today: date) -> dict[int, list[date]]:
+def _later_starts(
+    session: Session, run: CycleRun, school_ids: list[int], today: date
+) -> dict[int, list[date]]:
     """Start dates of teaching assignments that began after the run opened, per school, in one query."""
     rows = session.execute(
         select(Section.school_id, TeachingAssignment.valid_from)
@@ -411,7 +483,9 @@ class Opening:
     started_until: date
 
 
-def _openings(first_day: date, later_starts: list[date], days: tuple[date, ...], today: date) -> list[Opening]:
+def _openings(
+    first_day: date, later_starts: list[date], days: tuple[date, ...], today: date
+) -> list[Opening]:
     """The school's regular opening, plus one for each later start of a teaching assignment."""
     later_days = {_first_school_day(days, start) for start in later_starts}
     opening_days = sorted({first_day} | {day for day in later_days if day and day <= today})

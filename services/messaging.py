@@ -24,7 +24,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from spets.i18n import TranslationString, translate
-from spets.models import Channel, Notification, OutboxMessage, OutboxStatus, User
+from spets.models import Channel, Guardian, Notification, OutboxMessage, OutboxStatus, User
 from spets.services.bulk import insert_ignore_rows
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,45 @@ def queue(session: Session, *, key: str, recipient: User, draft: Draft, now: dat
                 "created_at": now,
             }
         )
+    before = _count_keys(session, [row["key"] for row in rows])
+    insert_ignore_rows(session, OutboxMessage.__table__, rows)
+    return len(rows) - before
+
+
+def queue_for_guardian(
+    session: Session, *, key: str, guardian: Guardian, draft: Draft, now: datetime
+) -> int:
+    """Queue a message to a parent or guardian, held until they have an account.
+
+    Guardians sign up in a later release; until then their messages wait with status
+    HELD, in their preferred language, and are released when their account is made.
+    """
+    locale = guardian.preferred_locale or "ur"
+    link = absolute(draft.link)
+    rows = []
+    for channel, address in ((Channel.SMS, guardian.phone), (Channel.EMAIL, guardian.email)):
+        if not address:
+            continue
+        body = translate(draft.sms if channel == Channel.SMS else draft.body, locale)
+        rows.append(
+            {
+                "key": f"{key}:{channel.value}",
+                "channel": channel,
+                "guardian_id": guardian.id,
+                "address": address,
+                "locale": locale,
+                "subject": translate(draft.subject, locale)[:300],
+                "body": _sms_text(body, link) if channel == Channel.SMS else body,
+                "link": link,
+                "status": OutboxStatus.HELD,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": "",
+                "created_at": now,
+            }
+        )
+    if not rows:
+        return 0
     before = _count_keys(session, [row["key"] for row in rows])
     insert_ignore_rows(session, OutboxMessage.__table__, rows)
     return len(rows) - before
