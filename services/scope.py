@@ -55,6 +55,8 @@ class Permission:
     CYCLE_ADMIN = "admin.cycles"
     FEEDBACK_CATALOGUE = "admin.feedback_catalogue"
     FEEDBACK_OVERVIEW = "feedback.overview"
+    RESULTS_VIEW = "results.view"
+    RESULTS_ADMIN = "admin.results"
 
 
 P = Permission
@@ -86,6 +88,7 @@ _MONITORING = frozenset(
         P.CALENDAR_CLOSURE,
         P.TASK_VIEW,
         P.FEEDBACK_OVERVIEW,
+        P.RESULTS_VIEW,
     }
 )
 
@@ -102,6 +105,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         P.TASK_VIEW,
         P.TASK_SIGNOFF,
         P.FEEDBACK_OVERVIEW,
+        P.RESULTS_VIEW,
     },
     Role.AEO: _STAFF | _MONITORING,
     Role.DEO: _STAFF | _MONITORING,
@@ -119,6 +123,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         P.CYCLE_ADMIN,
         P.FEEDBACK_CATALOGUE,
         P.FEEDBACK_OVERVIEW,
+        P.RESULTS_VIEW,
+        P.RESULTS_ADMIN,
     },
     # Health staff and counsellors reach students only through referrals and
     # screenings, which later domains add; guardians only through their own children.
@@ -128,11 +134,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
 }
 
 # What a teacher holds over the students of a section they teach.
-SUBJECT_TEACHER_PERMISSIONS = frozenset({P.SECTION_VIEW, P.STUDENT_VIEW})
+SUBJECT_TEACHER_PERMISSIONS = frozenset({P.SECTION_VIEW, P.STUDENT_VIEW, P.RESULTS_VIEW})
 
 # What the class teacher holds over their own section: the whole record, family included.
 CLASS_TEACHER_PERMISSIONS = frozenset(
-    {P.SECTION_VIEW, P.STUDENT_VIEW, P.STUDENT_EDIT, P.FAMILY_VIEW, P.FAMILY_EDIT}
+    {P.SECTION_VIEW, P.STUDENT_VIEW, P.STUDENT_EDIT, P.FAMILY_VIEW, P.FAMILY_EDIT, P.RESULTS_VIEW}
 )
 
 # Roles a user may hold on each kind of org unit.

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from spets.models import (
     AcademicYear,
+    Amendment,
     CycleDefinition,
     DayOff,
     Enrollment,
@@ -19,6 +20,7 @@ from spets.models import (
     OrgKind,
     OrgUnit,
     Quarter,
+    ResultSheet,
     RoleAssignment,
     Section,
     Student,
@@ -275,6 +277,35 @@ class TaskContext(RecordContext):
         if principal.user_id == self.task.assignee_id:
             permissions |= {P.TASK_VIEW, P.TASK_WORK}
         return frozenset(permissions)
+
+
+class ResultSheetContext(RecordContext):
+    """A result sheet: its subject teacher enters marks; the section's viewers read it."""
+
+    view_permission = P.RESULTS_VIEW
+
+    def load(self, request):
+        self.sheet = _get_or_404(request, ResultSheet, "sheet_id")
+        self.section = self.sheet.section
+        self.task = request.dbsession.get(Task, self.sheet.task_id) if self.sheet.task_id else None
+        self.org_path = self.section.school.path
+        self.section_id = self.section.id
+
+    def permissions_for(self, principal):
+        permissions = set(principal.permissions_at(self.org_path, self.section_id))
+        if self.task is not None and principal.user_id == self.task.assignee_id:
+            permissions |= {P.RESULTS_VIEW, P.TASK_WORK}
+        return frozenset(permissions)
+
+
+class AmendmentContext(ResultSheetContext):
+    def load(self, request):
+        self.amendment = _get_or_404(request, Amendment, "amendment_id")
+        self.sheet = self.amendment.sheet
+        self.section = self.sheet.section
+        self.task = request.dbsession.get(Task, self.sheet.task_id) if self.sheet.task_id else None
+        self.org_path = self.section.school.path
+        self.section_id = self.section.id
 
 
 class CycleDefinitionContext(_TenantRecordContext):

@@ -145,6 +145,42 @@ def includeme(config):
     config.add_route("feedback.catalogue_new", "/admin/feedback-catalogue/new")
     config.add_route("feedback.catalogue_edit", "/admin/feedback-catalogue/{item_id:\\d+}/edit")
 
+    # Exam results: the marks grid of a task, sheets, sign-off, amendments, report cards.
+    config.add_route(
+        "results.task_sheet", "/tasks/{task_id:\\d+}/results", factory=R + "TaskContext"
+    )
+    S = "/result-sheets/{sheet_id:\\d+}"
+    config.add_route("results.sheet", S, factory=R + "ResultSheetContext")
+    config.add_route("results.settings", S + "/settings", factory=R + "ResultSheetContext")
+    config.add_route("results.download_csv", S + "/marks.csv", factory=R + "ResultSheetContext")
+    config.add_route("results.download_xlsx", S + "/marks.xlsx", factory=R + "ResultSheetContext")
+    config.add_route("results.upload", S + "/upload", factory=R + "ResultSheetContext")
+    config.add_route("results.submit", S + "/submit", factory=R + "ResultSheetContext")
+    config.add_route("results.verify", S + "/verify", factory=R + "ResultSheetContext")
+    config.add_route("results.publish", S + "/publish", factory=R + "ResultSheetContext")
+    config.add_route("results.return", S + "/return", factory=R + "ResultSheetContext")
+    config.add_route("results.history", S + "/history", factory=R + "ResultSheetContext")
+    config.add_route("results.amend", S + "/amend", factory=R + "ResultSheetContext")
+    config.add_route("results.amendments", "/amendments")
+    config.add_route(
+        "results.amendment", "/amendments/{amendment_id:\\d+}", factory=R + "AmendmentContext"
+    )
+    config.add_route(
+        "results.section", "/sections/{section_id:\\d+}/results", factory=R + "SectionContext"
+    )
+    config.add_route("results.grade_scale", "/admin/grade-scale")
+    config.add_route("results.options", "/admin/result-options")
+    config.add_route(
+        "reportcards.student",
+        "/students/{student_id:\\d+}/report-card.pdf",
+        factory=R + "StudentContext",
+    )
+    config.add_route(
+        "reportcards.section",
+        "/sections/{section_id:\\d+}/report-cards.pdf",
+        factory=R + "SectionContext",
+    )
+
     # Administration of the tenant: org tree, users and roles, subjects, audit trail.
     config.add_route("admin.home", "/admin")
     config.add_route("admin.org", "/admin/org/{unit_id:\\d+}", factory=R + "AdminOrgUnitContext")

@@ -16,7 +16,10 @@ from spets.webapp import forms
 from spets.webapp.views.common import form_page
 
 # Where the work of each kind of task is done.
-WORK_ROUTES = {CycleKind.QUARTERLY_FEEDBACK: "feedback.sheet"}
+WORK_ROUTES = {
+    CycleKind.QUARTERLY_FEEDBACK: "feedback.sheet",
+    CycleKind.RESULT_ENTRY: "results.task_sheet",
+}
 
 
 class ReturnSchema(colander.MappingSchema):
