@@ -285,7 +285,9 @@ def due_periods(session: Session, definition: CycleDefinition, today: date) -> l
     ]
 
 
-def _closed_exam_windows(session: Session, definition: CycleDefinition, today: date) -> list[Period]:
+def _closed_exam_windows(
+    session: Session, definition: CycleDefinition, today: date
+) -> list[Period]:
     """Exam windows that closed before `today`, within the look-back: each opens a result entry."""
     rows = session.execute(
         select(ExamWindow, AcademicYear)

@@ -143,9 +143,7 @@ def sweep_escalations(
     return SweepResult(added, moved or 0)
 
 
-def _resolve_recipients(
-    session: Session, now: datetime, school_ids: Sequence[int] | None
-) -> None:
+def _resolve_recipients(session: Session, now: datetime, school_ids: Sequence[int] | None) -> None:
     """Give each new escalation the supervisor who holds its role nearest above the school.
 
     The role holders of the tenant are loaded once, the nearest one is found per (school,
@@ -164,13 +162,18 @@ def _resolve_recipients(
     if not pairs:
         return
 
-    today = now.astimezone(ZoneInfo(pairs[0].timezone)).date()
-    holders = _role_holders_by_unit(session, {pair.role for pair in pairs}, today)
+    roles = {pair.role for pair in pairs}
+    holders_by_zone = {
+        zone: _role_holders_by_unit(session, roles, now.astimezone(ZoneInfo(zone)).date())
+        for zone in {pair.timezone for pair in pairs}
+    }
     mapping = []
-    for school_id, path, role, _zone in pairs:
-        recipient = _nearest_holder(holders.get(role, {}), path)
+    for school_id, path, role, zone in pairs:
+        recipient = _nearest_holder(holders_by_zone[zone].get(role, {}), path)
         if recipient is None:
-            log.warning("escalation_without_recipient", extra={"school_id": school_id, "role": role})
+            log.warning(
+                "escalation_without_recipient", extra={"school_id": school_id, "role": role}
+            )
             continue
         mapping.append((school_id, role, recipient))
 

@@ -15,7 +15,7 @@ import ssl
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr
 from pathlib import Path
 from typing import Protocol
 
@@ -173,7 +173,9 @@ class SmtpSender:
         email["From"] = self.sender
         email["To"] = formataddr(("", message.address))
         email["Subject"] = message.subject
-        email["Message-ID"] = make_msgid(idstring=message.key.replace(":", "."))
+        # The same key gives the same Message-ID on every attempt, so a receiver can drop a resend.
+        domain = self.sender.rsplit("@", 1)[-1].strip(" >") or "spets.local"
+        email["Message-ID"] = f"<{message.key.replace(':', '.')}@{domain}>"
         body = message.body + (f"\n\n{message.link}\n" if message.link else "\n")
         email.set_content(body, charset="utf-8")
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
@@ -332,9 +334,20 @@ def _deliver_one(
         if message is None or message.status != OutboxStatus.PENDING:
             return
         sender = senders.by_channel.get(message.channel)
+        if sender is None:
+            # Retrying cannot help until the channel is configured: fail at once, with the reason.
+            message.status = OutboxStatus.FAILED
+            message.attempts += 1
+            message.last_error = f"no sender configured for {message.channel.value}"
+            message.claim_token = None
+            message.claimed_until = None
+            result.gave_up += 1
+            log.warning(
+                "outbox_no_sender",
+                extra={"message_id": message.id, "channel": message.channel.value},
+            )
+            return
         try:
-            if sender is None:
-                raise RuntimeError(f"no sender configured for {message.channel.value}")
             with session.begin_nested():
                 sender.send(message, session)
         except Exception as error:  # noqa: BLE001 - any failure of one message is recorded and retried

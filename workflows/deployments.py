@@ -1,0 +1,65 @@
+"""The deployments of the SPeTS flows and their schedules in Karachi time.
+
+One machine serves them all from one process with `serve_deployments` (`spets worker`). At
+region scale `apply_to_work_pool` registers them with a process work pool once (`spets
+deploy`), and any number of `prefect worker start` processes run them.
+
+The entrypoints are module paths (`spets.workflows.cycles.calendar_tick`), so a flow run
+finds its code wherever the spets package is installed, whatever the working directory.
+Flow runs read the ini file named by SPETS_CONFIG in the worker's environment.
+"""
+
+from prefect import serve
+from prefect.deployments.runner import EntrypointType, RunnerDeployment
+from prefect.schedules import Cron
+
+from spets.workflows.cycles import calendar_tick
+from spets.workflows.engine import escalate, send_reminders
+from spets.workflows.messaging import deliver_outbox
+from spets.workflows.runtime import SCHEDULE_ZONE
+
+DEPLOYMENT_NAME = "spets"
+
+# Cron expressions in SCHEDULE_ZONE. The tick opens the day's tasks after local midnight.
+# Escalation levels fire at local midnight after a due date, so the 00:30 run finds them.
+# Reminders fire on the hour each cycle sets, so an hourly run finds them.
+SCHEDULES = {
+    "calendar-tick": "15 0 * * *",
+    "escalate": "30 0 * * *",
+    "send-reminders": "0 * * * *",
+    "deliver-outbox": "* * * * *",
+}
+
+FLOWS = (calendar_tick, escalate, send_reminders, deliver_outbox)
+
+
+def build_deployments() -> list[RunnerDeployment]:
+    """Return one deployment per flow, named `<flow name>/spets`, with its cron schedule."""
+    return [
+        flow.to_deployment(
+            DEPLOYMENT_NAME,
+            schedules=[Cron(SCHEDULES[flow.name], timezone=SCHEDULE_ZONE)],
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            tags=["spets"],
+        )
+        for flow in FLOWS
+    ]
+
+
+def deployment_names() -> list[str]:
+    return [f"{flow.name}/{DEPLOYMENT_NAME}" for flow in FLOWS]
+
+
+def serve_deployments(limit: int | None = None) -> None:
+    """Serve every deployment from this process until SIGTERM or Ctrl+C.
+
+    `limit` caps how many flow runs execute at once; None leaves it to Prefect (no cap).
+    """
+    serve(*build_deployments(), limit=limit, print_starting_message=False)
+
+
+def apply_to_work_pool(work_pool_name: str) -> list[str]:
+    """Create or update every deployment on a work pool; return their names."""
+    for deployment in build_deployments():
+        deployment.apply(work_pool_name=work_pool_name)
+    return deployment_names()
