@@ -2,7 +2,25 @@
 
 from sqlalchemy.orm import configure_mappers
 
+from spets.models.attendance import (
+    AttendanceDay,
+    AttendanceMark,
+    AttendanceOptions,
+    AttendanceStatus,
+)
 from spets.models.audit import AuditAction, AuditEvent
+from spets.models.behaviour import (
+    BehaviourRubric,
+    EarlyWarningFlag,
+    FlagArea,
+    FlagLevel,
+    Incident,
+    IncidentKind,
+    InterventionPlan,
+    InterventionReview,
+    PlanState,
+    WarningSettings,
+)
 from spets.models.calendar import AcademicYear, DayOff, DayOffKind, ExamKind, ExamWindow, Quarter
 from spets.models.feedback import (
     FeedbackCatalogueItem,
@@ -11,6 +29,19 @@ from spets.models.feedback import (
     FeedbackKind,
     Progress,
     WeaknessRating,
+)
+from spets.models.health import (
+    FacilityKind,
+    FacilityStaff,
+    Finding,
+    HealthFacility,
+    HealthScreening,
+    InstrumentResponse,
+    Referral,
+    ReferralSource,
+    ReferralState,
+    ScreeningInstrument,
+    WellbeingObservation,
 )
 from spets.models.imports import ImportJob, ImportProblem, ImportRow, ImportStatus
 from spets.models.messaging import Channel, Notification, OutboxMessage, OutboxStatus
@@ -24,6 +55,17 @@ from spets.models.org import (
     Section,
     Subject,
     TeachingAssignment,
+)
+from spets.models.parents import (
+    Broadcast,
+    BroadcastRecipient,
+    CorrectionState,
+    FamilyCorrection,
+    GuardianAccount,
+    Invitation,
+    MessageThread,
+    OneTimeCode,
+    ThreadMessage,
 )
 from spets.models.people import (
     Education,
@@ -44,6 +86,15 @@ from spets.models.people import (
     Student,
     StudentGuardian,
     User,
+)
+from spets.models.ptm import (
+    AgreedAction,
+    BookingState,
+    PtmAttendance,
+    PtmBooking,
+    PtmDay,
+    PtmMinutes,
+    PtmSlot,
 )
 from spets.models.results import (
     Amendment,
@@ -76,6 +127,47 @@ from spets.models.tasks import (
 configure_mappers()
 
 __all__ = [
+    "AttendanceDay",
+    "AttendanceMark",
+    "AttendanceOptions",
+    "AttendanceStatus",
+    "BehaviourRubric",
+    "EarlyWarningFlag",
+    "FlagArea",
+    "FlagLevel",
+    "Incident",
+    "IncidentKind",
+    "InterventionPlan",
+    "InterventionReview",
+    "PlanState",
+    "WarningSettings",
+    "FacilityKind",
+    "FacilityStaff",
+    "Finding",
+    "HealthFacility",
+    "HealthScreening",
+    "InstrumentResponse",
+    "Referral",
+    "ReferralSource",
+    "ReferralState",
+    "ScreeningInstrument",
+    "WellbeingObservation",
+    "Broadcast",
+    "BroadcastRecipient",
+    "CorrectionState",
+    "FamilyCorrection",
+    "GuardianAccount",
+    "Invitation",
+    "MessageThread",
+    "OneTimeCode",
+    "ThreadMessage",
+    "AgreedAction",
+    "BookingState",
+    "PtmAttendance",
+    "PtmBooking",
+    "PtmDay",
+    "PtmMinutes",
+    "PtmSlot",
     "Amendment",
     "AmendmentState",
     "GradeBand",

@@ -18,6 +18,7 @@ class Channel(enum.StrEnum):
     EMAIL = "email"
     SMS = "sms"
     IN_APP = "in_app"
+    FHIR = "fhir"  # a FHIR bundle posted to the health department
 
 
 class OutboxStatus(enum.StrEnum):

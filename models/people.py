@@ -19,6 +19,8 @@ class Role(enum.StrEnum):
     CEO = "ceo"
     ADMIN = "admin"
     HEALTH_STAFF = "health_staff"
+    SCHOOL_HEALTH_OFFICER = "school_health_officer"
+    DISTRICT_HEALTH_OFFICER = "district_health_officer"
     COUNSELLOR = "counsellor"
     GUARDIAN = "guardian"
 

@@ -19,6 +19,14 @@ from spets.models.types import enum_type
 class CycleKind(enum.StrEnum):
     QUARTERLY_FEEDBACK = "quarterly_feedback"
     RESULT_ENTRY = "result_entry"
+    DAILY_ATTENDANCE = "daily_attendance"
+    BEHAVIOUR_RUBRIC = "behaviour_rubric"
+    INTERVENTION_REVIEW = "intervention_review"
+    HEALTH_SCREENING = "health_screening"
+    REFERRAL_FOLLOW_UP = "referral_follow_up"
+    PTM_MINUTES = "ptm_minutes"
+    AGREED_ACTION = "agreed_action"
+    PTM_FOLLOW_UP = "ptm_follow_up"
 
 
 class CycleTrigger(enum.StrEnum):
@@ -27,11 +35,15 @@ class CycleTrigger(enum.StrEnum):
     QUARTER_START = "quarter_start"
     EXAM_WINDOW_END = "exam_window_end"
     SCHOOL_DAY = "school_day"
+    MONTH_START = "month_start"
+    YEAR_START = "year_start"
+    ON_RECORD = "on_record"  # a task per record (a plan's review, a referral), opened by a service
 
 
 class AssigneeRule(enum.StrEnum):
     SUBJECT_TEACHER = "subject_teacher"
     CLASS_TEACHER = "class_teacher"
+    RECORD_OWNER = "record_owner"  # the service that opens the task names the assignee
 
 
 class CycleDefinition(Base):

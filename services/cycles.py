@@ -38,7 +38,7 @@ from spets.models import (
 )
 from spets.services import audit
 from spets.services.audit import Actor
-from spets.services.bulk import insert_ignore_select
+from spets.services.bulk import insert_ignore_rows, insert_ignore_select
 from spets.services.calendar import local_today
 from spets.services.errors import InvalidInput
 from spets.services.org import check_version
@@ -46,7 +46,7 @@ from spets.services.schedules import TenantCalendar, first_step_after, get_or_cr
 
 log = logging.getLogger(__name__)
 
-ESCALATION_ROLES = ("head_teacher", "aeo", "deo", "ceo")
+ESCALATION_ROLES = ("head_teacher", "aeo", "deo", "ceo", "district_health_officer")
 DEFINITION_FIELDS = (
     "name_en",
     "name_ur",
@@ -134,7 +134,7 @@ def validate_definition(values: dict) -> None:
     if unknown:
         errors["escalation_roles"] = _(
             "escalation_role_unknown",
-            default="Unknown role ${roles}; use head_teacher, aeo, deo or ceo.",
+            default="Unknown role ${roles}; use head_teacher, aeo, deo, ceo or district_health_officer.",
             mapping={"roles": ", ".join(unknown)},
         )
     if not 0 <= values.get("reminder_hour", 8) <= 23:
@@ -260,6 +260,12 @@ def due_periods(session: Session, definition: CycleDefinition, today: date) -> l
     """Return the periods whose run should be open on `today` (a missed day is caught up)."""
     if definition.opens_with == CycleTrigger.EXAM_WINDOW_END:
         return _closed_exam_windows(session, definition, today)
+    if definition.opens_with in (
+        CycleTrigger.SCHOOL_DAY,
+        CycleTrigger.MONTH_START,
+        CycleTrigger.YEAR_START,
+    ):
+        return _calendar_periods(session, definition, today)
     if definition.opens_with != CycleTrigger.QUARTER_START:
         return []
     rows = session.execute(
@@ -283,6 +289,35 @@ def due_periods(session: Session, definition: CycleDefinition, today: date) -> l
         )
         for quarter, year in rows
     ]
+
+
+def _calendar_periods(session: Session, definition: CycleDefinition, today: date) -> list[Period]:
+    """Today's day, month or academic year as a period, when today lies in an academic year.
+
+    A school for which today is no school day gets no task from a daily period: the
+    generation skips a school whose first school day in the period is later than today.
+    """
+    year = session.scalar(
+        select(AcademicYear).where(
+            AcademicYear.tenant_id == definition.tenant_id,
+            AcademicYear.starts_on <= today,
+            AcademicYear.ends_on >= today,
+        )
+    )
+    if year is None:
+        return []
+    if definition.opens_with == CycleTrigger.SCHOOL_DAY:
+        key, starts, ends = f"{year.label}/day-{today.isoformat()}", today, today
+        label_en, label_ur = today.strftime("%d/%m/%Y"), today.strftime("%d/%m/%Y")
+    elif definition.opens_with == CycleTrigger.MONTH_START:
+        starts = today.replace(day=1)
+        ends = (starts + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        key = f"{year.label}/month-{starts:%Y-%m}"
+        label_en, label_ur = starts.strftime("%B %Y"), starts.strftime("%m/%Y")
+    else:
+        key, starts, ends = f"{year.label}/year", year.starts_on, year.ends_on
+        label_en, label_ur = year.label, year.label
+    return [Period(key, label_en, label_ur, year.id, None, starts, ends)]
 
 
 def _closed_exam_windows(
@@ -530,8 +565,61 @@ def _insert_tasks(
 
 
 def _insert_chunk(session, run, definition, openings, now) -> int:
+    if definition.assignee_rule == AssigneeRule.CLASS_TEACHER:
+        source = _class_teacher_source(run, definition, openings, now)
+    else:
+        source = _teaching_assignment_source(run, definition, openings, now)
+    return insert_ignore_select(session, Task.__table__, TASK_COLUMNS, source)
+
+
+def _task_values(run, definition, openings, now) -> list:
+    """The columns every generated task shares, after its target columns."""
+    return [
+        openings.c.opens_on,
+        openings.c.due_on,
+        openings.c.due_at,
+        literal(TaskState.OPEN.value),
+        literal(0, Integer),
+        literal(0, Integer),
+        openings.c.next_reminder_at,
+        openings.c.next_escalation_at,
+        literal(False),
+        literal(""),
+        literal(now, DateTime(timezone=True)),
+        literal(1, Integer),
+    ]
+
+
+def _class_teacher_source(run, definition, openings, now):
+    """One task per section that has a class teacher, assigned to them."""
+    return (
+        select(
+            literal(run.id, Integer),
+            openings.c.schedule_id,
+            literal(definition.kind.value),
+            literal("section"),
+            Section.id,
+            Section.school_id,
+            Section.id,
+            literal(None, Integer),
+            Section.class_teacher_id,
+            *_task_values(run, definition, openings, now),
+        )
+        .select_from(Section)
+        .join(openings, openings.c.school_id == Section.school_id)
+        .where(
+            Section.academic_year_id == run.academic_year_id,
+            Section.class_teacher_id.is_not(None),
+            # Sections have no start date of their own: they join the school's regular opening.
+            openings.c.started_after == literal(date.min, Date),
+        )
+    )
+
+
+def _teaching_assignment_source(run, definition, openings, now):
+    """One task per teaching assignment (teacher, section, subject), assigned to the teacher."""
     assignment = TeachingAssignment
-    source = (
+    return (
         select(
             literal(run.id, Integer),
             openings.c.schedule_id,
@@ -542,18 +630,7 @@ def _insert_chunk(session, run, definition, openings, now) -> int:
             Section.id,
             assignment.subject_id,
             assignment.teacher_id,
-            openings.c.opens_on,
-            openings.c.due_on,
-            openings.c.due_at,
-            literal(TaskState.OPEN.value),
-            literal(0, Integer),
-            literal(0, Integer),
-            openings.c.next_reminder_at,
-            openings.c.next_escalation_at,
-            literal(False),
-            literal(""),
-            literal(now, DateTime(timezone=True)),
-            literal(1, Integer),
+            *_task_values(run, definition, openings, now),
         )
         .select_from(assignment)
         .join(Section, Section.id == assignment.section_id)
@@ -565,30 +642,31 @@ def _insert_chunk(session, run, definition, openings, now) -> int:
             or_(assignment.valid_to.is_(None), assignment.valid_to >= openings.c.opens_on),
         )
     )
-    columns = [
-        "cycle_run_id",
-        "schedule_id",
-        "kind",
-        "target_type",
-        "target_id",
-        "school_id",
-        "section_id",
-        "subject_id",
-        "assignee_id",
-        "opens_on",
-        "due_on",
-        "due_at",
-        "state",
-        "escalation_level",
-        "reminders_sent",
-        "next_reminder_at",
-        "next_escalation_at",
-        "submitted_late",
-        "comment",
-        "created_at",
-        "version",
-    ]
-    return insert_ignore_select(session, Task.__table__, columns, source)
+
+
+TASK_COLUMNS = [
+    "cycle_run_id",
+    "schedule_id",
+    "kind",
+    "target_type",
+    "target_id",
+    "school_id",
+    "section_id",
+    "subject_id",
+    "assignee_id",
+    "opens_on",
+    "due_on",
+    "due_at",
+    "state",
+    "escalation_level",
+    "reminders_sent",
+    "next_reminder_at",
+    "next_escalation_at",
+    "submitted_late",
+    "comment",
+    "created_at",
+    "version",
+]
 
 
 def _cancel_ended_assignments(
@@ -715,3 +793,123 @@ def _move_task(task: Task, schedule: TaskSchedule, now: datetime) -> None:
     ]
     task.next_reminder_at = min((s.at for s in reminders), default=None)
     task.next_escalation_at = min((s.at for s in escalations), default=None)
+
+
+# Tasks opened one by one for a record: a plan's review, a referral's follow-up.
+
+
+def definition_for(session: Session, kind: CycleKind, school: OrgUnit) -> CycleDefinition | None:
+    """The active definition of `kind` nearest above the school (its own, else a parent's)."""
+    candidates = session.scalars(
+        select(CycleDefinition).where(
+            CycleDefinition.kind == kind,
+            CycleDefinition.is_active.is_(True),
+            CycleDefinition.org_unit_id.in_(school.ancestor_ids),
+        )
+    ).all()
+    if not candidates:
+        return None
+    depth = {unit_id: position for position, unit_id in enumerate(school.ancestor_ids)}
+    return max(candidates, key=lambda definition: depth[definition.org_unit_id])
+
+
+def record_run(session: Session, definition: CycleDefinition, day: date, now: datetime) -> CycleRun:
+    """The run that holds a definition's per-record tasks for the academic year of `day`."""
+    year = session.scalar(
+        select(AcademicYear).where(
+            AcademicYear.tenant_id == definition.tenant_id,
+            AcademicYear.starts_on <= day,
+            AcademicYear.ends_on >= day,
+        )
+    )
+    if year is None:
+        raise InvalidInput(
+            _(
+                "no_year_for_day",
+                default="No academic year covers ${date}; add it to the calendar first.",
+                mapping={"date": day.strftime("%d/%m/%Y")},
+            )
+        )
+    period = Period(
+        key=f"{year.label}/records",
+        label_en=f"{definition.name_en}, {year.label}",
+        label_ur=f"{definition.name_ur}، {year.label}",
+        academic_year_id=year.id,
+        quarter_id=None,
+        opens_on=year.starts_on,
+        closes_on=year.ends_on,
+    )
+    return open_run(session, definition, period, now)
+
+
+def open_record_task(
+    session: Session,
+    *,
+    kind: CycleKind,
+    target_type: str,
+    target_id: int,
+    school: OrgUnit,
+    assignee_id: int,
+    opens_on: date,
+    now: datetime,
+    section_id: int | None = None,
+    subject_id: int | None = None,
+) -> Task:
+    """Open the task of one record on the engine, once; return it (the existing one on a repeat).
+
+    Its due date, reminders and escalation follow the cycle definition of `kind` that
+    applies to the school, counted in the school's own school days from `opens_on`.
+    """
+    definition = definition_for(session, kind, school)
+    if definition is None:
+        raise InvalidInput(
+            _(
+                "no_cycle_definition",
+                default="No cycle is set up for ${kind} at this school; an administrator must add it.",
+                mapping={"kind": kind.value},
+            )
+        )
+    run = record_run(session, definition, opens_on, now)
+    tenant = session.get(OrgUnit, definition.tenant_id)
+    calendar = TenantCalendar.load(session, tenant, opens_on)
+    signature, days = calendar.school_days(school.path)
+    opening = _first_school_day(days, opens_on) or opens_on
+    schedule = get_or_create_schedule(
+        session, definition, opening, signature, days, calendar.zone, now
+    )
+    insert_ignore_rows(
+        session,
+        Task.__table__,
+        [
+            {
+                "cycle_run_id": run.id,
+                "schedule_id": schedule.id,
+                "kind": kind,
+                "target_type": target_type,
+                "target_id": target_id,
+                "school_id": school.id,
+                "section_id": section_id,
+                "subject_id": subject_id,
+                "assignee_id": assignee_id,
+                "opens_on": opening,
+                "due_on": schedule.due_on,
+                "due_at": schedule.due_at,
+                "state": TaskState.OPEN,
+                "escalation_level": 0,
+                "reminders_sent": 0,
+                "next_reminder_at": first_step_after(schedule, StepKind.REMINDER),
+                "next_escalation_at": first_step_after(schedule, StepKind.ESCALATION),
+                "submitted_late": False,
+                "comment": "",
+                "created_at": now,
+                "version": 1,
+            }
+        ],
+    )
+    return session.scalar(
+        select(Task).where(
+            Task.cycle_run_id == run.id,
+            Task.target_type == target_type,
+            Task.target_id == target_id,
+        )
+    )

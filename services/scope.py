@@ -57,6 +57,32 @@ class Permission:
     FEEDBACK_OVERVIEW = "feedback.overview"
     RESULTS_VIEW = "results.view"
     RESULTS_ADMIN = "admin.results"
+    # Attendance, behaviour, early warnings and intervention plans.
+    ATTENDANCE_VIEW = "attendance.view"
+    ATTENDANCE_MARK = "attendance.mark"
+    ATTENDANCE_OPTIONS = "attendance.options"
+    BEHAVIOUR_RUBRIC = "behaviour.rubric"
+    INCIDENT_RECORD = "behaviour.incident"
+    FLAGS_LIST = "flags.list"
+    PLAN_MANAGE = "plans.manage"
+    WARNING_SETTINGS = "admin.warnings"
+    # Health and well-being: their own permissions, every read audited.
+    HEALTH_VIEW = "health.view"
+    HEALTH_RECORD = "health.record"
+    WELLBEING_OBSERVE = "wellbeing.observe"
+    WELLBEING_VIEW = "wellbeing.view"
+    REFERRAL_RAISE = "referral.raise"
+    REFERRAL_VIEW = "referral.view"
+    REFERRAL_OVERSEE = "referral.oversee"
+    FACILITY_ADMIN = "admin.facilities"
+    # Parents: accounts, messages and parent–teacher meetings.
+    GUARDIAN_INVITE = "guardian.invite"
+    GUARDIAN_MESSAGE = "guardian.message"
+    SECTION_BROADCAST = "section.broadcast"
+    CORRECTION_DECIDE = "correction.decide"
+    PTM_MANAGE = "ptm.manage"
+    PTM_SLOTS = "ptm.slots"
+    PORTAL = "portal"
 
 
 P = Permission
@@ -76,6 +102,18 @@ _SCHOOL_RECORDS = frozenset(
         P.STUDENT_IMPORT,
         P.FAMILY_VIEW,
         P.FAMILY_EDIT,
+        P.ATTENDANCE_VIEW,
+        P.ATTENDANCE_MARK,
+        P.BEHAVIOUR_RUBRIC,
+        P.INCIDENT_RECORD,
+        P.FLAGS_LIST,
+        P.PLAN_MANAGE,
+        P.GUARDIAN_INVITE,
+        P.GUARDIAN_MESSAGE,
+        P.SECTION_BROADCAST,
+        P.CORRECTION_DECIDE,
+        P.PTM_MANAGE,
+        P.PTM_SLOTS,
     }
 )
 
@@ -89,6 +127,8 @@ _MONITORING = frozenset(
         P.TASK_VIEW,
         P.FEEDBACK_OVERVIEW,
         P.RESULTS_VIEW,
+        P.ATTENDANCE_VIEW,
+        P.FLAGS_LIST,
     }
 )
 
@@ -106,6 +146,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         P.TASK_SIGNOFF,
         P.FEEDBACK_OVERVIEW,
         P.RESULTS_VIEW,
+        P.ATTENDANCE_OPTIONS,
+        P.HEALTH_VIEW,
+        P.HEALTH_RECORD,
+        P.WELLBEING_OBSERVE,
+        P.WELLBEING_VIEW,
+        P.REFERRAL_RAISE,
+        P.REFERRAL_VIEW,
     },
     Role.AEO: _STAFF | _MONITORING,
     Role.DEO: _STAFF | _MONITORING,
@@ -125,20 +172,62 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         P.FEEDBACK_OVERVIEW,
         P.RESULTS_VIEW,
         P.RESULTS_ADMIN,
+        P.ATTENDANCE_OPTIONS,
+        P.WARNING_SETTINGS,
+        P.FACILITY_ADMIN,
     },
-    # Health staff and counsellors reach students only through referrals and
-    # screenings, which later domains add; guardians only through their own children.
+    # Health staff of a facility reach students only through the referrals sent to it,
+    # which the referral domain checks; they hold nothing over schools.
     Role.HEALTH_STAFF: _STAFF,
-    Role.COUNSELLOR: _STAFF,
-    Role.GUARDIAN: frozenset({P.ACCOUNT}),
+    # A school health officer screens and refers the school's students and reads their
+    # well-being records.
+    Role.SCHOOL_HEALTH_OFFICER: _STAFF
+    | {
+        P.STUDENT_VIEW,
+        P.HEALTH_VIEW,
+        P.HEALTH_RECORD,
+        P.WELLBEING_VIEW,
+        P.REFERRAL_RAISE,
+        P.REFERRAL_VIEW,
+    },
+    Role.DISTRICT_HEALTH_OFFICER: _STAFF | {P.REFERRAL_OVERSEE, P.TASK_VIEW},
+    Role.COUNSELLOR: _STAFF
+    | {P.STUDENT_VIEW, P.WELLBEING_OBSERVE, P.WELLBEING_VIEW, P.REFERRAL_RAISE, P.REFERRAL_VIEW},
+    # Guardians reach only their own children, through their guardian account.
+    Role.GUARDIAN: frozenset({P.ACCOUNT, P.PORTAL}),
 }
 
 # What a teacher holds over the students of a section they teach.
-SUBJECT_TEACHER_PERMISSIONS = frozenset({P.SECTION_VIEW, P.STUDENT_VIEW, P.RESULTS_VIEW})
+SUBJECT_TEACHER_PERMISSIONS = frozenset(
+    {
+        P.SECTION_VIEW,
+        P.STUDENT_VIEW,
+        P.RESULTS_VIEW,
+        P.ATTENDANCE_VIEW,
+        P.INCIDENT_RECORD,
+        P.WELLBEING_OBSERVE,
+        P.GUARDIAN_MESSAGE,
+        P.SECTION_BROADCAST,
+        P.PTM_SLOTS,
+    }
+)
 
 # What the class teacher holds over their own section: the whole record, family included.
-CLASS_TEACHER_PERMISSIONS = frozenset(
-    {P.SECTION_VIEW, P.STUDENT_VIEW, P.STUDENT_EDIT, P.FAMILY_VIEW, P.FAMILY_EDIT, P.RESULTS_VIEW}
+CLASS_TEACHER_PERMISSIONS = SUBJECT_TEACHER_PERMISSIONS | frozenset(
+    {
+        P.STUDENT_EDIT,
+        P.FAMILY_VIEW,
+        P.FAMILY_EDIT,
+        P.ATTENDANCE_MARK,
+        P.BEHAVIOUR_RUBRIC,
+        P.FLAGS_LIST,
+        P.PLAN_MANAGE,
+        P.HEALTH_VIEW,
+        P.HEALTH_RECORD,
+        P.REFERRAL_RAISE,
+        P.REFERRAL_VIEW,
+        P.CORRECTION_DECIDE,
+    }
 )
 
 # Roles a user may hold on each kind of org unit.
@@ -151,6 +240,8 @@ ROLE_ORG_KINDS: dict[Role, frozenset[str]] = {
     Role.CEO: frozenset({"district", "division", "province", "network", "region"}),
     Role.ADMIN: frozenset({"province", "network"}),
     Role.HEALTH_STAFF: frozenset({"district", "tehsil", "markaz", "school"}),
+    Role.DISTRICT_HEALTH_OFFICER: frozenset({"district"}),
+    Role.SCHOOL_HEALTH_OFFICER: frozenset({"school"}),
     Role.GUARDIAN: frozenset({"province", "network"}),
 }
 

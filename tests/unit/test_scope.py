@@ -30,7 +30,7 @@ def visible_students(world, user, permission=P.STUDENT_VIEW) -> set[str]:
         ("subject_teacher_a9", {"A901"}),
         ("teacher_a10", {"A1001"}),
         ("health_a", set()),
-        ("counsellor_a", set()),
+        ("counsellor_a", {"A901", "A1001"}),  # for well-being records of the school
         ("network_admin", set()),
     ],
 )

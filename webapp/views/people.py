@@ -18,7 +18,7 @@ from spets.models import AuditAction, EnrollmentEndReason, OrgUnit, Section
 from spets.services import audit, calendar, exports, people
 from spets.services.scope import Permission as P
 from spets.services.scope import section_clause
-from spets.webapp import forms
+from spets.webapp import forms, profile_panels
 from spets.webapp.views.common import breadcrumbs_for, form_page, label
 from spets.webapp.views.feedback import profile_panel
 
@@ -150,7 +150,8 @@ def student_profile(request):
         "can": context.can,
         "label": lambda value: label(request, value),
         "breadcrumbs": breadcrumbs,
-        "planned_panels": PLANNED_PANELS,
+        "planned_panels": [p for p in PLANNED_PANELS if p[0] not in profile_panels.PANELS],
+        "extra_panels": profile_panels.rendered_panels(request, record, context.can),
         "feedback_panel": profile_panel(request, record.student.id),
     }
 
