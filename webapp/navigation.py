@@ -28,13 +28,28 @@ NAV_ITEMS = (
     NavItem("tasks.mine", _("My tasks"), P.ACCOUNT),
     NavItem("signoff.queue", _("Sign-off"), P.TASK_SIGNOFF),
     NavItem("escalations.list", _("Escalations"), P.TASK_VIEW),
-    NavItem(None, _("Results"), P.STUDENT_VIEW, planned=True),
+    NavItem("results.amendments", _("Results"), P.RESULTS_VIEW),
     NavItem(None, _("Attendance"), P.STUDENT_VIEW, planned=True),
     NavItem(None, _("Health"), P.STUDENT_VIEW, planned=True),
     NavItem("calendar.years", _("Calendar"), P.CALENDAR_VIEW),
     NavItem("admin.home", _("Administration"), P.ORG_ADMIN),
     NavItem("audit.list", _("Audit trail"), P.AUDIT_VIEW),
 )
+
+
+def register(item: NavItem, replaces: str | None = None) -> None:
+    """Add a menu entry for a domain, in place of the planned entry titled `replaces`."""
+    global NAV_ITEMS
+    items = list(NAV_ITEMS)
+    position = next(
+        (i for i, old in enumerate(items) if old.planned and getattr(old.title, "default", old.title) == replaces),
+        None,
+    )
+    if position is None:
+        items.append(item)
+    else:
+        items[position] = item
+    NAV_ITEMS = tuple(items)
 
 
 def visible_items(request) -> list[NavItem]:

@@ -216,6 +216,11 @@ def includeme(config):
         "admin.subject_edit", "/admin/subjects/{subject_id:\\d+}/edit", factory=R + "SubjectContext"
     )
     config.add_route("audit.list", "/audit")
+
+    # Attendance and behaviour, health and well-being, parents: each domain's own module.
+    config.include("spets.webapp.routes_attendance")
+    config.include("spets.webapp.routes_health")
+    config.include("spets.webapp.routes_parents")
     config.add_route("cycles.list", "/admin/cycles")
     config.add_route(
         "cycles.edit",

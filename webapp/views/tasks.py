@@ -15,7 +15,7 @@ from spets.services.scope import Permission as P
 from spets.webapp import forms
 from spets.webapp.views.common import form_page
 
-# Where the work of each kind of task is done.
+# Where the work of each kind of task is done; other domains' view modules add theirs.
 WORK_ROUTES = {
     CycleKind.QUARTERLY_FEEDBACK: "feedback.sheet",
     CycleKind.RESULT_ENTRY: "results.task_sheet",
