@@ -11,7 +11,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, DateTime, Integer, and_, literal, or_, select, union_all
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Integer,
+    and_,
+    exists,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from spets.i18n import _
@@ -558,18 +569,34 @@ def _insert_tasks(
             )
         )
     created = 0
+    # A batch whose schools have no task of this run yet (the usual first opening) is written
+    # with a plain INSERT: ON CONFLICT makes PostgreSQL insert every row speculatively, which
+    # measured several times slower on a generated region. If another run races in, the
+    # unique key refuses the second insert and the flow retries it, then with ON CONFLICT.
+    fresh = not session.scalar(
+        select(
+            exists().where(
+                Task.cycle_run_id == run.id, Task.school_id.in_({row[0] for row in rows})
+            )
+        )
+    )
     for chunk_start in range(0, len(parts), 400):
         openings = union_all(*parts[chunk_start : chunk_start + 400]).subquery("openings")
-        created += _insert_chunk(session, run, definition, openings, now)
+        created += _insert_chunk(session, run, definition, openings, now, fresh)
     return created
 
 
-def _insert_chunk(session, run, definition, openings, now) -> int:
+def _insert_chunk(session, run, definition, openings, now, fresh: bool) -> int:
     if definition.assignee_rule == AssigneeRule.CLASS_TEACHER:
         source = _class_teacher_source(run, definition, openings, now)
     else:
         source = _teaching_assignment_source(run, definition, openings, now)
-    return insert_ignore_select(session, Task.__table__, TASK_COLUMNS, source)
+    if not fresh:
+        return insert_ignore_select(session, Task.__table__, TASK_COLUMNS, source)
+    statement = (
+        insert(Task).from_select(TASK_COLUMNS, source).execution_options(preserve_rowcount=True)
+    )
+    return max(session.execute(statement).rowcount or 0, 0)
 
 
 def _task_values(run, definition, openings, now) -> list:

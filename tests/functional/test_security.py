@@ -368,3 +368,187 @@ def test_no_secret_in_repository():
     for name in ("development.ini", "production.ini", "testing.ini"):
         text = Path(name).read_text(encoding="utf-8")
         assert not re.search(r"^\s*spets\.session_secret\s*=", text, re.MULTILINE), name
+
+
+@pytest.fixture
+def results_urls(world):
+    """A published result sheet in each school with one change requested, and their pages.
+
+    School A's sheet is subject.a9's Mathematics of 9-A, school B's is teacher.b9's
+    English of 9-A; the monthly assessment ended on 31 October.
+    """
+    from datetime import UTC, date, datetime
+    from zoneinfo import ZoneInfo
+
+    from spets.models import ExamKind, Task
+    from spets.services import calendar, cycles, org, results
+    from spets.services.audit import Actor
+
+    system = Actor.system()
+    calendar.save_exam_window(
+        world.session,
+        world.year,
+        None,
+        {
+            "kind": ExamKind.MONTHLY_ASSESSMENT,
+            "name_en": "Monthly assessment (October)",
+            "name_ur": "ماہانہ جائزہ",
+            "starts_on": date(2026, 10, 26),
+            "ends_on": date(2026, 10, 31),
+        },
+        version=None,
+        actor=system,
+        now=world.now,
+    )
+    cycles.add_result_entry_definition(world.session, world.tenant, actor=system, now=world.now)
+    org.assign_teacher(
+        world.session,
+        section=world.section_b9,
+        subject=world.subjects["ENG"],
+        teacher=world.teacher_b9,
+        starts_on=world.year.starts_on,
+        actor=system,
+        now=world.now,
+    )
+    tick_at = datetime(2026, 11, 2, 0, 15, tzinfo=ZoneInfo("Asia/Karachi")).astimezone(UTC)
+    cycles.tick(world.session, tick_at)
+    pages = {}
+    for school, head in (("A", world.head_a), ("B", world.head_b)):
+        school_id = world.school_a.id if school == "A" else world.school_b.id
+        task = world.session.scalars(select(Task).where(Task.school_id == school_id)).one()
+        sheet = results.sheet_for_task(world.session, task, world.now)
+        teacher = Actor(task.assignee_id)
+        roll = results.roll(world.session, sheet)
+        typed = {row.student.id: "10" for row in roll}
+        results.save_marks(
+            world.session, sheet, typed, lock_version=None, actor=teacher, now=world.now
+        )
+        results.submit_sheet(world.session, sheet, actor=teacher, now=world.now)
+        results.verify_sheet(world.session, sheet, actor=Actor(head.id), now=world.now)
+        results.publish_sheet(world.session, sheet, actor=Actor(head.id), now=world.now)
+        amendment = results.request_amendment(
+            world.session,
+            sheet,
+            roll[0].student.id,
+            "12",
+            "The marks were added up wrongly.",
+            actor=teacher,
+            now=world.now,
+        )
+        s = f"/result-sheets/{sheet.id}"
+        pages[school] = {
+            "task results": f"/tasks/{task.id}/results",
+            "sheet": s,
+            "settings": f"{s}/settings",
+            "csv": f"{s}/marks.csv",
+            "xlsx": f"{s}/marks.xlsx",
+            "upload": f"{s}/upload",
+            "history": f"{s}/history",
+            "amend": f"{s}/amend",
+            "amendment": f"/amendments/{amendment.id}",
+            "section results": f"/sections/{sheet.section_id}/results",
+        }
+        pages[school + " post"] = {
+            "sheet": s,
+            "submit": f"{s}/submit",
+            "verify": f"{s}/verify",
+            "publish": f"{s}/publish",
+            "return": f"{s}/return",
+            "settings": f"{s}/settings",
+            "upload": f"{s}/upload",
+            "amend": f"{s}/amend",
+            "amendment": f"/amendments/{amendment.id}",
+        }
+    pages["admin"] = {
+        "results": "/amendments",
+        "grade scale": "/admin/grade-scale",
+        "options": "/admin/result-options",
+    }
+    world.session.flush()
+    return pages
+
+
+@pytest.mark.parametrize(("username", "school"), OUTSIDE)
+def test_other_school_results_answer_404(testapp, results_urls, world, username, school):
+    testapp.login(username)
+    statuses = {
+        name: testapp.get(url, expect_errors=True).status_int
+        for name, url in results_urls[school].items()
+    }
+    statuses.update(
+        {
+            f"POST {name}": testapp.post_with_csrf(
+                url, {"lock_version": "1", "approve": "approve"}, expect_errors=True
+            ).status_int
+            for name, url in results_urls[school + " post"].items()
+        }
+    )
+    assert statuses == {name: 404 for name in statuses}
+    refused = world.session.scalar(select(func.count()).where(AuditEvent.action == "refused"))
+    assert refused == 0  # a 404 writes nothing, not even a refusal
+
+
+# (username, page, method): status, on school A's published sheet with a change requested.
+RESULTS_EXPECTED = {
+    ("subject.a9", "sheet", "GET"): 200,
+    ("subject.a9", "csv", "GET"): 200,
+    ("subject.a9", "xlsx", "GET"): 200,
+    ("subject.a9", "history", "GET"): 200,
+    ("subject.a9", "amend", "GET"): 200,
+    ("subject.a9", "amendment", "GET"): 200,
+    ("subject.a9", "section results", "GET"): 200,
+    ("subject.a9", "sheet", "POST"): 403,
+    ("subject.a9", "upload", "POST"): 403,
+    ("subject.a9", "settings", "POST"): 403,
+    ("subject.a9", "verify", "POST"): 403,
+    ("subject.a9", "amendment", "POST"): 403,
+    ("class.a9", "sheet", "GET"): 200,
+    ("class.a9", "task results", "GET"): 404,
+    ("class.a9", "sheet", "POST"): 403,
+    ("class.a9", "amend", "GET"): 403,
+    ("class.a9", "settings", "GET"): 403,
+    ("teacher.a10", "sheet", "GET"): 404,
+    ("teacher.a10", "section results", "GET"): 404,
+    ("teacher.a10", "amendment", "GET"): 404,
+    ("head.a", "sheet", "GET"): 200,
+    ("head.a", "task results", "GET"): 302,
+    ("head.a", "amend", "GET"): 200,
+    ("head.a", "sheet", "POST"): 403,
+    ("head.a", "upload", "POST"): 403,
+    ("head.a", "publish", "POST"): 403,
+    ("head.a", "amendment", "GET"): 200,
+    ("aeo.a", "sheet", "GET"): 200,
+    ("aeo.a", "amend", "GET"): 403,
+    ("aeo.a", "verify", "POST"): 403,
+    ("aeo.a", "amendment", "POST"): 403,
+    ("ceo.a", "history", "GET"): 200,
+    ("admin", "sheet", "GET"): 200,
+    ("admin", "grade scale", "GET"): 200,
+    ("admin", "options", "GET"): 200,
+    ("admin", "sheet", "POST"): 403,
+    ("head.a", "grade scale", "GET"): 403,
+    ("head.a", "options", "GET"): 403,
+    ("subject.a9", "results", "GET"): 200,
+    ("health.a", "results", "GET"): 403,
+    ("counsellor.a", "results", "GET"): 403,
+}
+
+
+@pytest.mark.parametrize(("key", "status"), sorted(RESULTS_EXPECTED.items()))
+def test_results_permissions(testapp, results_urls, key, status):
+    username, page, method = key
+    testapp.login(username)
+    if method == "GET":
+        url = {**results_urls["A"], **results_urls["admin"]}[page]
+        response = testapp.get(url, expect_errors=True)
+    else:
+        url = results_urls["A post"][page]
+        response = testapp.post_with_csrf(url, {"lock_version": "1"}, expect_errors=True)
+    assert response.status_int == status
+
+
+def test_results_pages_need_sign_in(testapp, results_urls):
+    testapp.app.reset()
+    for url in (results_urls["A"]["sheet"], results_urls["A"]["csv"], "/amendments"):
+        response = testapp.get(url, status=302)
+        assert "/login?came_from=" in response.location

@@ -21,12 +21,12 @@ from spets.services.scope import section_clause
 from spets.webapp import forms, profile_panels
 from spets.webapp.views.common import breadcrumbs_for, form_page, label
 from spets.webapp.views.feedback import profile_panel
+from spets.webapp.views.results import profile_panel as marks_panel
 
 PAGE_SIZE = 50
 
 # Places on the profile for the records that the cycles will add.
 PLANNED_PANELS = (
-    ("marks", _("Marks and results")),
     ("attendance", _("Attendance and behaviour")),
     ("health", _("Health and well-being")),
 )
@@ -153,6 +153,7 @@ def student_profile(request):
         "planned_panels": [p for p in PLANNED_PANELS if p[0] not in profile_panels.PANELS],
         "extra_panels": profile_panels.rendered_panels(request, record, context.can),
         "feedback_panel": profile_panel(request, record.student.id),
+        "marks_panel": marks_panel(request, record.student),
     }
 
 
