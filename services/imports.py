@@ -25,6 +25,7 @@ from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
+from zipfile import BadZipFile
 
 import colander
 from psycopg import sql
@@ -236,7 +237,7 @@ def _iter_xlsx(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as error:
+    except (InvalidFileException, BadZipFile, OSError, KeyError, ValueError) as error:
         raise ImportFileError(
             _("import_bad_xlsx", default="The file cannot be read as an Excel workbook (.xlsx).")
         ) from error

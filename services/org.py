@@ -570,14 +570,13 @@ def sections_of_school(
 
 def section_roll(session: Session, section: Section) -> list[tuple[Student, Enrollment]]:
     """Return the students now enrolled in a section, ordered by name."""
-    return list(
-        session.execute(
-            select(Student, Enrollment)
-            .join(Enrollment, Enrollment.student_id == Student.id)
-            .where(Enrollment.section_id == section.id, Enrollment.ends_on.is_(None))
-            .order_by(Student.name_en, Student.id)
-        ).tuples()
+    rows = session.execute(
+        select(Student, Enrollment)
+        .join(Enrollment, Enrollment.student_id == Student.id)
+        .where(Enrollment.section_id == section.id, Enrollment.ends_on.is_(None))
+        .order_by(Student.name_en, Student.id)
     )
+    return [(student, enrollment) for student, enrollment in rows]
 
 
 def teaching_of_section(

@@ -21,6 +21,7 @@ from spets.models import (
     Amendment,
     AmendmentState,
     AuditAction,
+    CycleKind,
     Enrollment,
     ExamKind,
     ExamWindow,
@@ -34,10 +35,13 @@ from spets.models import (
     ResultSheet,
     Role,
     RoleAssignment,
+    Section,
     SheetState,
     Student,
     StudentGuardian,
     Task,
+    TaskState,
+    User,
 )
 from spets.services import audit, grading, messaging, tasks
 from spets.services.audit import Actor
@@ -252,7 +256,7 @@ def refuse_if_locked(
         )
         raise Locked(
             _(
-                "sheet_locked",
+                "result_sheet_locked",
                 default="This sheet is published and locked. Request an amendment to change a mark.",
             )
         )
@@ -637,19 +641,26 @@ def _notify_guardians(
 # Amendments.
 
 
-def approver_role(session: Session, sheet: ResultSheet) -> Role:
-    """The head teacher decides, unless the sheet is the head teacher's own subject: then the AEO."""
+def approver_role(session: Session, sheet: ResultSheet, requested_by_id: int | None = None) -> Role:
+    """The head teacher decides an amendment, unless a head teacher of the school is party to it.
+
+    When the sheet is the head teacher's own subject, or the head teacher asked for the
+    change, nobody in the school may approve it, so the AEO decides.
+    """
     task = session.get(Task, sheet.task_id) if sheet.task_id else None
-    if task is None:
+    parties = {user_id for user_id in (task and task.assignee_id, requested_by_id) if user_id}
+    if not parties:
         return Role.HEAD_TEACHER
-    is_head = session.scalar(
-        select(RoleAssignment.id).where(
-            RoleAssignment.user_id == task.assignee_id,
+    head_is_party = session.scalar(
+        select(RoleAssignment.id)
+        .where(
+            RoleAssignment.user_id.in_(parties),
             RoleAssignment.role == Role.HEAD_TEACHER,
             RoleAssignment.org_unit_id == sheet.section.school_id,
         )
+        .limit(1)
     )
-    return Role.AEO if is_head else Role.HEAD_TEACHER
+    return Role.AEO if head_is_party else Role.HEAD_TEACHER
 
 
 def request_amendment(
@@ -724,7 +735,7 @@ def request_amendment(
 
 def may_decide(session: Session, amendment: Amendment, principal) -> bool:
     """Whether the principal holds the approver's role over the sheet's school."""
-    role = approver_role(session, amendment.sheet)
+    role = approver_role(session, amendment.sheet, amendment.requested_by_id)
     school_path = amendment.sheet.section.school.path
     return any(
         grant.role == role and school_path.startswith(grant.org_path) for grant in principal.grants
@@ -836,3 +847,145 @@ def figures(session: Session, sheet: ResultSheet) -> grading.SheetFigures:
 
 def school_of(sheet: ResultSheet) -> OrgUnit:
     return sheet.section.school
+
+
+# Reads for the results hub and the section overview.
+
+
+def _schools_under_grants(principal, roles: tuple[Role, ...]):
+    """A clause keeping sections of schools where the principal holds one of the roles."""
+    paths = [grant.org_path for grant in principal.grants if grant.role in roles]
+    if not paths:
+        return None
+    return Section.school_id.in_(
+        select(OrgUnit.id).where(
+            or_(*[OrgUnit.path.startswith(path, autoescape=True) for path in paths])
+        )
+    )
+
+
+def _sheet_loads():
+    return (
+        selectinload(ResultSheet.section),
+        selectinload(ResultSheet.subject),
+        selectinload(ResultSheet.exam_window),
+    )
+
+
+def amendments_to_decide(session: Session, principal) -> list[Amendment]:
+    """The requested amendments this principal may approve or reject, oldest first."""
+    in_schools = _schools_under_grants(principal, (Role.HEAD_TEACHER, Role.AEO))
+    if in_schools is None:
+        return []
+    candidates = session.scalars(
+        select(Amendment)
+        .join(ResultSheet, ResultSheet.id == Amendment.sheet_id)
+        .join(Section, Section.id == ResultSheet.section_id)
+        .options(
+            selectinload(Amendment.student),
+            selectinload(Amendment.requested_by),
+            selectinload(Amendment.sheet).options(*_sheet_loads()),
+        )
+        .where(Amendment.state == AmendmentState.REQUESTED, in_schools)
+        .order_by(Amendment.requested_at, Amendment.id)
+    ).all()
+    return [amendment for amendment in candidates if may_decide(session, amendment, principal)]
+
+
+def sheets_to_sign_off(session: Session, principal) -> list[ResultSheet]:
+    """Submitted or verified sheets in the head teacher's schools, oldest submission first."""
+    in_schools = _schools_under_grants(principal, (Role.HEAD_TEACHER,))
+    if in_schools is None:
+        return []
+    return session.scalars(
+        select(ResultSheet)
+        .join(Section, Section.id == ResultSheet.section_id)
+        .options(*_sheet_loads())
+        .where(ResultSheet.state.in_((SheetState.SUBMITTED, SheetState.VERIFIED)), in_schools)
+        .order_by(ResultSheet.submitted_at, ResultSheet.id)
+    ).all()
+
+
+def amendments_requested_by(session: Session, user_id: int, limit: int = 50) -> list[Amendment]:
+    """The user's own amendment requests, newest first."""
+    return session.scalars(
+        select(Amendment)
+        .options(
+            selectinload(Amendment.student), selectinload(Amendment.sheet).options(*_sheet_loads())
+        )
+        .where(Amendment.requested_by_id == user_id)
+        .order_by(Amendment.requested_at.desc(), Amendment.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def sections_of_teacher(session: Session, principal) -> list[Section]:
+    """The sections the principal teaches or is class teacher of, by grade and name."""
+    section_ids = principal.taught_section_ids | principal.class_section_ids
+    if not section_ids:
+        return []
+    return session.scalars(
+        select(Section).where(Section.id.in_(section_ids)).order_by(Section.grade, Section.name)
+    ).all()
+
+
+@dataclass
+class OverviewRow:
+    """One exam window and subject of a section: its sheet, if any, and the task behind it."""
+
+    window: ExamWindow
+    subject_name: str
+    teacher: User | None
+    sheet: ResultSheet | None
+    task: Task | None
+    figures: grading.SheetFigures | None
+
+
+def section_overview(session: Session, section: Section, locale: str) -> list[OverviewRow]:
+    """Every sheet of the section, and every open result task without a sheet yet."""
+    sheets = session.scalars(
+        select(ResultSheet).options(*_sheet_loads()).where(ResultSheet.section_id == section.id)
+    ).all()
+    result_tasks = session.scalars(
+        select(Task)
+        .options(
+            selectinload(Task.subject), selectinload(Task.assignee), selectinload(Task.cycle_run)
+        )
+        .where(
+            Task.section_id == section.id,
+            Task.kind == CycleKind.RESULT_ENTRY,
+            Task.state != TaskState.CANCELLED,
+        )
+    ).all()
+    task_by_id = {task.id: task for task in result_tasks}
+    window_ids = {task.cycle_run.exam_window_id for task in result_tasks}
+    windows = {
+        window.id: window
+        for window in session.scalars(select(ExamWindow).where(ExamWindow.id.in_(window_ids)))
+    }
+
+    rows = []
+    covered = set()
+    for sheet in sheets:
+        task = task_by_id.get(sheet.task_id)
+        covered.add((sheet.subject_id, sheet.exam_window_id))
+        # NOTE: one roll query per sheet for its figures; a section has a few dozen sheets a year.
+        rows.append(
+            OverviewRow(
+                sheet.exam_window,
+                sheet.subject.name(locale),
+                task.assignee if task else None,
+                sheet,
+                task,
+                figures(session, sheet),
+            )
+        )
+    for task in result_tasks:
+        window = windows.get(task.cycle_run.exam_window_id)
+        if window is None or (task.subject_id, window.id) in covered:
+            continue
+        subject_name = task.subject.name(locale) if task.subject else ""
+        rows.append(OverviewRow(window, subject_name, task.assignee, None, task, None))
+
+    rows.sort(key=lambda row: (row.window.starts_on, row.window.id, row.subject_name))
+    return rows

@@ -196,6 +196,14 @@ def test_xlsx_with_date_cells_and_lost_zero(world, session_factory, tmp_path):
     assert student.date_of_birth == date(2011, 8, 14)
 
 
+def test_file_named_xlsx_that_is_not_a_workbook(world, session_factory, tmp_path):
+    students_before = count(world, Student)
+    job = run_import(world, session_factory, tmp_path, b"admission_no,name\n1,A\n", "students.xlsx")
+    assert job.status == ImportStatus.FAILED
+    assert "Excel workbook" in imports.message_from_json(job.message).interpolate()
+    assert count(world, Student) == students_before
+
+
 def test_bad_rows_all_reported_nothing_written(world, session_factory, tmp_path):
     students_before = count(world, Student)
     guardians_before = count(world, Guardian)

@@ -181,7 +181,7 @@ def test_save_query_count_fixed(results_world, connection):
         # A first save moves the task to "in progress"; measure the saves after it.
         results.save_marks(w.session, w.sheet, {next(iter(typed)): "1"}, lock_version=None, actor=w.teacher, now=w.now)
         statements = []
-        listener = lambda *args: statements.append(1)  # noqa: E731
+        listener = lambda *args, seen=statements: seen.append(1)  # noqa: E731
         event.listen(connection, "before_cursor_execute", listener)
         try:
             results.save_marks(w.session, w.sheet, typed, lock_version=w.sheet.lock_version, actor=w.teacher, now=w.now)
@@ -301,6 +301,19 @@ def test_head_teachers_own_subject_goes_to_aeo(results_world):
     users.assign_role(w.session, user=w.subject_teacher_a9, role=Role.HEAD_TEACHER, org_unit=w.school_a,
                       valid_from=w.year.starts_on, valid_to=None, actor=SYSTEM, now=w.now)
     assert results.approver_role(w.session, w.sheet) == Role.AEO
+
+
+def test_head_teachers_own_request_goes_to_aeo(results_world):
+    w = results_world
+    publish(w)
+    row = results.roll(w.session, w.sheet)[0]
+    amendment = results.request_amendment(
+        w.session, w.sheet, row.student.id, "5", "Marks were added up wrongly.", actor=w.head, now=w.now
+    )
+    assert results.approver_role(w.session, w.sheet) == Role.HEAD_TEACHER
+    assert results.approver_role(w.session, w.sheet, amendment.requested_by_id) == Role.AEO
+    results.decide_amendment(w.session, amendment, True, "", actor=Actor(w.aeo_a.id), now=w.now)
+    assert amendment.state == AmendmentState.APPROVED
 
 
 def test_amendment_of_draft_refused(results_world):

@@ -19,7 +19,7 @@ from pyramid.httpexceptions import HTTPForbidden, HTTPFound, HTTPNotFound
 from pyramid.renderers import render_to_response
 from pyramid.response import Response
 from pyramid.view import view_config
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from spets.forms import vocab
@@ -41,17 +41,12 @@ from spets.models import (
     AmendmentState,
     AuditAction,
     CycleKind,
-    ExamWindow,
     MarkStatus,
     OrgUnit,
     ResultOptions,
     ResultSheet,
-    Role,
-    Section,
     SheetState,
     Student,
-    Task,
-    TaskState,
     User,
 )
 from spets.services import audit, grading, result_files, results
@@ -909,7 +904,7 @@ def amend(request):
         intro=_(
             "amend_intro",
             default="A published sheet is locked. Give the new mark and the reason; the head teacher "
-            "(or the AEO, for the head teacher's own subject) approves or rejects it, and an approval publishes a new version.",
+            "(or the AEO, when the head teacher is the subject teacher or asks for the change) approves or rejects it, and an approval publishes a new version.",
         ),
         appstruct={"student_id": int(chosen)} if chosen.isdigit() else {},
         back_url=sheet_url,
@@ -939,7 +934,9 @@ def _amendment_page(request, *, message=None, comment: str = "", status: int | N
         "decider": decider,
         "may_decide": may_decide,
         "own_request": amendment.requested_by_id == request.identity.user_id,
-        "approver_role": vocab.ROLE[results.approver_role(session, sheet)],
+        "approver_role": vocab.ROLE[
+            results.approver_role(session, sheet, amendment.requested_by_id)
+        ],
         "message": message,
         "comment": comment,
     }
@@ -1028,62 +1025,6 @@ def amendment_decide(request):
 
 
 # The results hub and the section overview.
-# NOTE: the queries of this part belong in services/results.py, beside the other reads of
-# result sheets, so that a command or an API can share them.
-
-
-def _school_paths(principal, roles) -> list[str]:
-    return [grant.org_path for grant in principal.grants if grant.role in roles]
-
-
-def _in_schools(paths):
-    return Section.school_id.in_(
-        select(OrgUnit.id).where(
-            or_(*[OrgUnit.path.startswith(path, autoescape=True) for path in paths])
-        )
-    )
-
-
-def _sheet_loads():
-    return (
-        selectinload(ResultSheet.section),
-        selectinload(ResultSheet.subject),
-        selectinload(ResultSheet.exam_window),
-    )
-
-
-def _decidable_amendments(request) -> list[Amendment]:
-    paths = _school_paths(request.identity, (Role.HEAD_TEACHER, Role.AEO))
-    if not paths:
-        return []
-    candidates = request.dbsession.scalars(
-        select(Amendment)
-        .join(ResultSheet, ResultSheet.id == Amendment.sheet_id)
-        .join(Section, Section.id == ResultSheet.section_id)
-        .options(
-            selectinload(Amendment.student),
-            selectinload(Amendment.requested_by),
-            selectinload(Amendment.sheet).options(*_sheet_loads()),
-        )
-        .where(Amendment.state == AmendmentState.REQUESTED, _in_schools(paths))
-        .order_by(Amendment.requested_at, Amendment.id)
-    ).all()
-    return [a for a in candidates if results.may_decide(request.dbsession, a, request.identity)]
-
-
-def _sheets_to_sign_off(request) -> list[ResultSheet]:
-    paths = _school_paths(request.identity, (Role.HEAD_TEACHER,))
-    if not paths:
-        return []
-    return request.dbsession.scalars(
-        select(ResultSheet)
-        .join(Section, Section.id == ResultSheet.section_id)
-        .options(*_sheet_loads())
-        .where(
-            ResultSheet.state.in_((SheetState.SUBMITTED, SheetState.VERIFIED)), _in_schools(paths)
-        )
-        .order_by(ResultSheet.submitted_at, ResultSheet.id)
-    ).all()
 
 
 @view_config(
@@ -1095,45 +1036,18 @@ def results_home(request):
     """Show the Results page: amendments to decide, sheets to sign off, own requests, sections."""
     principal = request.identity
     session = request.dbsession
-    own_requests = session.scalars(
-        select(Amendment)
-        .options(
-            selectinload(Amendment.student), selectinload(Amendment.sheet).options(*_sheet_loads())
-        )
-        .where(Amendment.requested_by_id == principal.user_id)
-        .order_by(Amendment.requested_at.desc(), Amendment.id.desc())
-        .limit(50)
-    ).all()
-    section_ids = principal.taught_section_ids | principal.class_section_ids
-    sections = (
-        session.scalars(
-            select(Section).where(Section.id.in_(section_ids)).order_by(Section.grade, Section.name)
-        ).all()
-        if section_ids
-        else []
-    )
     return {
         "page_title": request.t(_("Results")),
-        "to_decide": _decidable_amendments(request),
-        "to_sign_off": _sheets_to_sign_off(request),
-        "own_requests": own_requests,
-        "sections": sections,
+        "to_decide": results.amendments_to_decide(session, principal),
+        "to_sign_off": results.sheets_to_sign_off(session, principal),
+        "own_requests": results.amendments_requested_by(session, principal.user_id),
+        "sections": results.sections_of_teacher(session, principal),
         "title": lambda sheet: sheet_title(request, sheet),
         "mark": grading.show_mark,
         "state_label": lambda sheet: vocab.SHEET_STATE[sheet.state],
         "amendment_state": AMENDMENT_STATE,
         "can_admin": P.RESULTS_ADMIN in principal.permissions_anywhere(),
     }
-
-
-@dataclass
-class OverviewRow:
-    window: ExamWindow
-    subject_name: str
-    teacher: User | None
-    sheet: ResultSheet | None
-    task: Task | None
-    figures: grading.SheetFigures | None
 
 
 @view_config(
@@ -1144,64 +1058,7 @@ class OverviewRow:
 def section_results(request):
     """List each exam window and subject of a section with its sheet's state and figures."""
     section = request.context.section
-    session = request.dbsession
-    locale = request.locale_name
-    sheets = session.scalars(
-        select(ResultSheet)
-        .join(ExamWindow, ExamWindow.id == ResultSheet.exam_window_id)
-        .options(*_sheet_loads())
-        .where(ResultSheet.section_id == section.id)
-    ).all()
-    tasks = session.scalars(
-        select(Task)
-        .options(
-            selectinload(Task.subject), selectinload(Task.assignee), selectinload(Task.cycle_run)
-        )
-        .where(
-            Task.section_id == section.id,
-            Task.kind == CycleKind.RESULT_ENTRY,
-            Task.state != TaskState.CANCELLED,
-        )
-    ).all()
-    task_by_id = {task.id: task for task in tasks}
-    windows = {
-        window.id: window
-        for window in session.scalars(
-            select(ExamWindow).where(ExamWindow.id.in_({t.cycle_run.exam_window_id for t in tasks}))
-        )
-    }
-
-    rows = []
-    covered = set()
-    for sheet in sheets:
-        task = task_by_id.get(sheet.task_id)
-        covered.add((sheet.subject_id, sheet.exam_window_id))
-        # NOTE: one roll query per sheet; a section has a few dozen sheets a year.
-        rows.append(
-            OverviewRow(
-                sheet.exam_window,
-                sheet.subject.name(locale),
-                task.assignee if task else None,
-                sheet,
-                task,
-                results.figures(session, sheet),
-            )
-        )
-    for task in tasks:
-        window = windows.get(task.cycle_run.exam_window_id)
-        if window is None or (task.subject_id, window.id) in covered:
-            continue
-        rows.append(
-            OverviewRow(
-                window,
-                task.subject.name(locale) if task.subject else "",
-                task.assignee,
-                None,
-                task,
-                None,
-            )
-        )
-    rows.sort(key=lambda row: (row.window.starts_on, row.window.id, row.subject_name))
+    rows = results.section_overview(request.dbsession, section, request.locale_name)
     return {
         "page_title": request.t(
             _(
