@@ -239,7 +239,7 @@ def engine_rows(session_factory: sessionmaker[Session]) -> dict[str, list[tuple]
             )
         return {
             "runs": sorted(
-                session.execute(select(CycleRun.period_key, CycleRun.status)).all()
+                tuple(row) for row in session.execute(select(CycleRun.period_key, CycleRun.status))
             ),
             "tasks": sorted(task_rows),
             "reminders": sorted(
