@@ -21,7 +21,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    union_all,
 )
 from sqlalchemy.orm import Session
 
@@ -548,27 +547,17 @@ def _openings(
 def _insert_tasks(
     session: Session, run: CycleRun, definition: CycleDefinition, rows, now: datetime
 ) -> int:
-    """One INSERT ... SELECT for the batch, joined to a VALUES list of (school, opening day, schedule)."""
-    parts = []
+    """One INSERT ... SELECT per distinct (opening, schedule) of the batch, schools bound as a list.
+
+    Schools that share a calendar share their opening and schedule, so a batch of a region
+    is usually one statement whatever its size.
+    """
+    schools_by_opening: dict[tuple[Opening, int], list[int]] = {}
+    schedules = {}
     for school_id, opening, schedule in rows:
-        parts.append(
-            select(
-                literal(school_id, Integer).label("school_id"),
-                literal(opening.opens_on, Date).label("opens_on"),
-                literal(opening.started_after, Date).label("started_after"),
-                literal(opening.started_until, Date).label("started_until"),
-                literal(schedule.id, Integer).label("schedule_id"),
-                literal(schedule.due_on, Date).label("due_on"),
-                literal(schedule.due_at, DateTime(timezone=True)).label("due_at"),
-                literal(
-                    first_step_after(schedule, StepKind.REMINDER), DateTime(timezone=True)
-                ).label("next_reminder_at"),
-                literal(
-                    first_step_after(schedule, StepKind.ESCALATION), DateTime(timezone=True)
-                ).label("next_escalation_at"),
-            )
-        )
-    created = 0
+        schedules[schedule.id] = schedule
+        schools_by_opening.setdefault((opening, schedule.id), []).append(school_id)
+
     # A batch whose schools have no task of this run yet (the usual first opening) is written
     # with a plain INSERT: ON CONFLICT makes PostgreSQL insert every row speculatively, which
     # measured several times slower on a generated region. If another run races in, the
@@ -580,17 +569,43 @@ def _insert_tasks(
             )
         )
     )
-    for chunk_start in range(0, len(parts), 400):
-        openings = union_all(*parts[chunk_start : chunk_start + 400]).subquery("openings")
-        created += _insert_chunk(session, run, definition, openings, now, fresh)
+    created = 0
+    for (opening, schedule_id), school_ids in schools_by_opening.items():
+        shared = _SharedValues.of(opening, schedules[schedule_id])
+        if definition.assignee_rule == AssigneeRule.CLASS_TEACHER:
+            source = _class_teacher_source(run, definition, shared, school_ids, now)
+        else:
+            source = _teaching_assignment_source(run, definition, shared, school_ids, now)
+        if source is not None:
+            created += _insert_source(session, source, fresh)
     return created
 
 
-def _insert_chunk(session, run, definition, openings, now, fresh: bool) -> int:
-    if definition.assignee_rule == AssigneeRule.CLASS_TEACHER:
-        source = _class_teacher_source(run, definition, openings, now)
-    else:
-        source = _teaching_assignment_source(run, definition, openings, now)
+@dataclass(frozen=True)
+class _SharedValues:
+    """The opening and schedule columns of one group of tasks, as bound literals."""
+
+    opening: Opening
+    schedule_id: object
+    due_on: object
+    due_at: object
+    next_reminder_at: object
+    next_escalation_at: object
+
+    @classmethod
+    def of(cls, opening: Opening, schedule) -> "_SharedValues":
+        stamp = DateTime(timezone=True)
+        return cls(
+            opening,
+            literal(schedule.id, Integer),
+            literal(schedule.due_on, Date),
+            literal(schedule.due_at, stamp),
+            literal(first_step_after(schedule, StepKind.REMINDER), stamp),
+            literal(first_step_after(schedule, StepKind.ESCALATION), stamp),
+        )
+
+
+def _insert_source(session: Session, source, fresh: bool) -> int:
     if not fresh:
         return insert_ignore_select(session, Task.__table__, TASK_COLUMNS, source)
     statement = (
@@ -599,17 +614,17 @@ def _insert_chunk(session, run, definition, openings, now, fresh: bool) -> int:
     return max(session.execute(statement).rowcount or 0, 0)
 
 
-def _task_values(run, definition, openings, now) -> list:
+def _task_values(shared: _SharedValues, now: datetime) -> list:
     """The columns every generated task shares, after its target columns."""
     return [
-        openings.c.opens_on,
-        openings.c.due_on,
-        openings.c.due_at,
+        literal(shared.opening.opens_on, Date),
+        shared.due_on,
+        shared.due_at,
         literal(TaskState.OPEN.value),
         literal(0, Integer),
         literal(0, Integer),
-        openings.c.next_reminder_at,
-        openings.c.next_escalation_at,
+        shared.next_reminder_at,
+        shared.next_escalation_at,
         literal(False),
         literal(""),
         literal(now, DateTime(timezone=True)),
@@ -617,39 +632,36 @@ def _task_values(run, definition, openings, now) -> list:
     ]
 
 
-def _class_teacher_source(run, definition, openings, now):
+def _class_teacher_source(run, definition, shared, school_ids, now):
     """One task per section that has a class teacher, assigned to them."""
-    return (
-        select(
-            literal(run.id, Integer),
-            openings.c.schedule_id,
-            literal(definition.kind.value),
-            literal("section"),
-            Section.id,
-            Section.school_id,
-            Section.id,
-            literal(None, Integer),
-            Section.class_teacher_id,
-            *_task_values(run, definition, openings, now),
-        )
-        .select_from(Section)
-        .join(openings, openings.c.school_id == Section.school_id)
-        .where(
-            Section.academic_year_id == run.academic_year_id,
-            Section.class_teacher_id.is_not(None),
-            # Sections have no start date of their own: they join the school's regular opening.
-            openings.c.started_after == literal(date.min, Date),
-        )
+    if shared.opening.started_after != date.min:
+        return None  # sections have no start date of their own: they join the regular opening
+    return select(
+        literal(run.id, Integer),
+        shared.schedule_id,
+        literal(definition.kind.value),
+        literal("section"),
+        Section.id,
+        Section.school_id,
+        Section.id,
+        literal(None, Integer),
+        Section.class_teacher_id,
+        *_task_values(shared, now),
+    ).where(
+        Section.school_id.in_(school_ids),
+        Section.academic_year_id == run.academic_year_id,
+        Section.class_teacher_id.is_not(None),
     )
 
 
-def _teaching_assignment_source(run, definition, openings, now):
+def _teaching_assignment_source(run, definition, shared, school_ids, now):
     """One task per teaching assignment (teacher, section, subject), assigned to the teacher."""
     assignment = TeachingAssignment
+    opening = shared.opening
     return (
         select(
             literal(run.id, Integer),
-            openings.c.schedule_id,
+            shared.schedule_id,
             literal(definition.kind.value),
             literal("teaching_assignment"),
             assignment.id,
@@ -657,16 +669,16 @@ def _teaching_assignment_source(run, definition, openings, now):
             Section.id,
             assignment.subject_id,
             assignment.teacher_id,
-            *_task_values(run, definition, openings, now),
+            *_task_values(shared, now),
         )
         .select_from(assignment)
         .join(Section, Section.id == assignment.section_id)
-        .join(openings, openings.c.school_id == Section.school_id)
         .where(
+            Section.school_id.in_(school_ids),
             Section.academic_year_id == run.academic_year_id,
-            assignment.valid_from > openings.c.started_after,
-            assignment.valid_from <= openings.c.started_until,
-            or_(assignment.valid_to.is_(None), assignment.valid_to >= openings.c.opens_on),
+            assignment.valid_from > opening.started_after,
+            assignment.valid_from <= opening.started_until,
+            or_(assignment.valid_to.is_(None), assignment.valid_to >= opening.opens_on),
         )
     )
 

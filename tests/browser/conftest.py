@@ -47,13 +47,9 @@ def live_world(request, tmp_path_factory, clock):
         url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
     config = alembic_config(url)
-    previous = __import__("os").environ.get("SPETS_DATABASE_URL")
-    __import__("os").environ["SPETS_DATABASE_URL"] = url
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SPETS_DATABASE_URL", url)
         command.upgrade(config, "head")
-    finally:
-        if previous is not None:
-            __import__("os").environ["SPETS_DATABASE_URL"] = previous
 
     engine = make_engine({"sqlalchemy.url": url})
     factory = make_session_factory(engine)
