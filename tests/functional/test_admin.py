@@ -1,8 +1,13 @@
 """Administration: the org tree, staff accounts and roles, subjects, sections and the calendar."""
 
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import select
 
-from spets.models import DayOff, OrgUnit, RoleAssignment, Section, Subject, User
+from spets.models import DayOff, OrgUnit, RoleAssignment, Section, Subject, Task, User
+from spets.services import cycles
+from spets.services.audit import Actor
 
 
 def test_create_school_under_markaz(testapp, world):
@@ -217,6 +222,28 @@ def test_head_teacher_records_school_closure(testapp, world):
     closure = world.session.scalar(select(DayOff).where(DayOff.name_en == "Heavy rain"))
     assert closure.org_unit_id == world.school_a.id
     assert closure.created_by_id == world.head_a.id
+
+
+def test_late_closure_moves_open_tasks_and_says_how_many(testapp, world):
+    cycles.add_default_definitions(world.session, world.tenant, actor=Actor.system(), now=world.now)
+    cycles.tick(world.session, datetime(2026, 10, 1, 0, 15, tzinfo=ZoneInfo("Asia/Karachi")))
+    tasks = world.session.scalars(select(Task).where(Task.school_id == world.school_a.id)).all()
+    assert tasks and {task.due_on for task in tasks} == {date(2026, 10, 13)}
+
+    testapp.login("head.a")
+    page = testapp.get(f"/calendar/{world.year.id}/days-off/new")
+    form = page.forms["record-form"]
+    form["org_unit_id"] = str(world.school_a.id)
+    form["name_en"] = "Smog closure"
+    form["name_ur"] = "اسموگ کی بندش"
+    form["starts_on"] = "07/10/2026"
+    form["ends_on"] = "08/10/2026"
+    page = form.submit("save", status=302).follow()
+
+    assert f"Due dates recounted: {len(tasks)} open tasks moved." in page.text
+    for task in tasks:
+        world.session.refresh(task)
+    assert {task.due_on for task in tasks} == {date(2026, 10, 15)}
 
 
 def test_head_teacher_cannot_edit_gazetted_holiday(testapp, world):

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from spets.forms.calendar import DayOffSchema, ExamWindowSchema, NewYearSchema, QuarterSchema
 from spets.i18n import _
 from spets.models import DayOffKind, ExamWindow, OrgKind, OrgUnit
-from spets.services import calendar, scope
+from spets.services import calendar, cycles, scope
 from spets.services.errors import InvalidInput
 from spets.services.scope import Permission as P
 from spets.webapp import forms
@@ -267,7 +267,8 @@ def _day_off_form_page(request, year, day_off):
         if values["kind"] not in kinds:
             message = _("closure_only", default="Your role may record closures only.")
             raise InvalidInput(message, {"kind": message})
-        calendar.save_day_off(
+        units_before = [day_off.org_unit] if day_off is not None else []
+        saved = calendar.save_day_off(
             request.dbsession,
             day_off,
             values,
@@ -275,6 +276,7 @@ def _day_off_form_page(request, year, day_off):
             actor=request.actor,
             now=request.now,
         )
+        _move_due_dates(request, [*units_before, saved.org_unit])
         return request.route_url("calendar.year", year_id=year.id)
 
     appstruct = {"kind": DayOffKind.CLOSURE.value}
@@ -295,6 +297,21 @@ def _day_off_form_page(request, year, day_off):
         ),
         back_url=request.route_url("calendar.year", year_id=year.id),
     )
+
+
+def _move_due_dates(request, units: list[OrgUnit]) -> None:
+    """Shift the due dates of open tasks under the changed units, and say how many moved."""
+    request.dbsession.flush()
+    moved = sum(
+        cycles.reschedule_after_calendar_change(request.dbsession, unit, request.now)
+        for unit in {unit.id: unit for unit in units}.values()
+    )
+    message = _(
+        "tasks_moved",
+        default="Due dates recounted: ${count} open tasks moved.",
+        mapping={"count": moved},
+    )
+    request.session.flash(request.t(message), "success")
 
 
 @view_config(
@@ -329,7 +346,9 @@ def day_off_delete(request):
     form = forms.make_form(request, ConfirmSchema(), button_title=_("Delete"))
 
     def save(values):
+        unit = day_off.org_unit
         calendar.delete_day_off(request.dbsession, day_off, actor=request.actor, now=request.now)
+        _move_due_dates(request, [unit])
         return request.route_url("calendar.years")
 
     return form_page(
