@@ -189,7 +189,9 @@ PENDING_STATES = (TaskState.OPEN, TaskState.IN_PROGRESS, TaskState.RETURNED)
 class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
-        UniqueConstraint("cycle_run_id", "target_type", "target_id"),
+        # The school comes second so that the engine's per-batch lookups (a run's tasks in
+        # a list of schools) read only those schools; a target belongs to one school anyway.
+        UniqueConstraint("cycle_run_id", "school_id", "target_type", "target_id"),
         Index("ix_tasks_assignee_state", "assignee_id", "state"),
         Index("ix_tasks_school_state", "school_id", "state"),
         Index(
