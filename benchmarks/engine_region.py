@@ -28,7 +28,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = os.environ.get("SPETS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+ADMIN_URL = os.environ.get(
+    "SPETS_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 KARACHI = ZoneInfo("Asia/Karachi")
 
 
@@ -50,7 +52,9 @@ def create_database() -> tuple[str, str]:
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     admin.dispose()
-    return name, sa.engine.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    return name, sa.engine.make_url(ADMIN_URL).set(database=name).render_as_string(
+        hide_password=False
+    )
 
 
 def drop_database(name: str) -> None:
@@ -68,7 +72,9 @@ def migrate(url: str) -> None:
     command.upgrade(Config(str(ROOT / "testing.ini")), "head")
 
 
-def build_region(session, now: datetime, schools: int, sections: int, subjects_per_section: int) -> dict:
+def build_region(
+    session, now: datetime, schools: int, sections: int, subjects_per_section: int
+) -> dict:
     """Create the org tree, calendar, staff and teaching assignments with set-based SQL."""
     from spets.models import OrgKind
     from spets.services import calendar, cycles, org
@@ -77,19 +83,53 @@ def build_region(session, now: datetime, schools: int, sections: int, subjects_p
     from spets.services.starter import add_starter_subjects
 
     system = Actor.system()
-    tenant = org.create_unit(session, parent=None, kind=OrgKind.PROVINCE, code="PB", name_en="Punjab", name_ur="پنجاب", actor=system, now=now)
+    tenant = org.create_unit(
+        session,
+        parent=None,
+        kind=OrgKind.PROVINCE,
+        code="PB",
+        name_en="Punjab",
+        name_ur="پنجاب",
+        actor=system,
+        now=now,
+    )
     divisions = [
-        org.create_unit(session, parent=tenant, kind=OrgKind.DIVISION, code=f"DIV{i}", name_en=f"Division {i}", name_ur="ڈویژن", actor=system, now=now)
+        org.create_unit(
+            session,
+            parent=tenant,
+            kind=OrgKind.DIVISION,
+            code=f"DIV{i}",
+            name_en=f"Division {i}",
+            name_ur="ڈویژن",
+            actor=system,
+            now=now,
+        )
         for i in range(3)
     ]
     districts = [
-        org.create_unit(session, parent=divisions[i % 3], kind=OrgKind.DISTRICT, code=f"DST{i}", name_en=f"District {i}", name_ur="ضلع", actor=system, now=now)
+        org.create_unit(
+            session,
+            parent=divisions[i % 3],
+            kind=OrgKind.DISTRICT,
+            code=f"DST{i}",
+            name_en=f"District {i}",
+            name_ur="ضلع",
+            actor=system,
+            now=now,
+        )
         for i in range(11)
     ]
-    tehsils = [
-        org.create_unit(session, parent=districts[i % 11], kind=OrgKind.TEHSIL, code=f"TEH{i}", name_en=f"Tehsil {i}", name_ur="تحصیل", actor=system, now=now)
-        for i in range(40)
-    ]
+    for i in range(40):
+        org.create_unit(
+            session,
+            parent=districts[i % 11],
+            kind=OrgKind.TEHSIL,
+            code=f"TEH{i}",
+            name_en=f"Tehsil {i}",
+            name_ur="تحصیل",
+            actor=system,
+            now=now,
+        )
     session.flush()
     connection = session.connection()
     markaz_count = 1000
@@ -125,7 +165,9 @@ def build_region(session, now: datetime, schools: int, sections: int, subjects_p
     )
 
     today = calendar.local_today(now)
-    year = calendar.create_year(session, tenant, calendar.start_year_of(today), actor=system, now=now)
+    year = calendar.create_year(
+        session, tenant, calendar.start_year_of(today), actor=system, now=now
+    )
     subjects = add_starter_subjects(session, tenant, actor=system, now=now)[:subjects_per_section]
     cycles.add_default_definitions(session, tenant, actor=system, now=now)
     session.flush()
@@ -181,7 +223,11 @@ def build_region(session, now: datetime, schools: int, sections: int, subjects_p
     connection = session.connection()
     counts = {
         name: connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()
-        for name, table in (("schools", "org_units WHERE kind = 'school'"), ("sections", "sections"), ("teaching_assignments", "teaching_assignments"))
+        for name, table in (
+            ("schools", "org_units WHERE kind = 'school'"),
+            ("sections", "sections"),
+            ("teaching_assignments", "teaching_assignments"),
+        )
     }
     print(f"region: {counts}", flush=True)
     return counts
@@ -200,7 +246,7 @@ FROM teaching_assignments ta JOIN sections s ON s.id = ta.section_id
 def measure_opening(session_factory, now: datetime, results: dict) -> None:
     from sqlalchemy import select
 
-    from spets.models import CycleDefinition, CycleRun, OrgUnit, TaskSchedule
+    from spets.models import CycleDefinition, OrgUnit
     from spets.services import cycles
     from spets.services.schedules import TenantCalendar
 
@@ -215,10 +261,18 @@ def measure_opening(session_factory, now: datetime, results: dict) -> None:
         signature, days = calendar.school_days(school.path)
         from spets.services.schedules import get_or_create_schedule
 
-        schedule = get_or_create_schedule(session, definition, run.opens_on, signature, days, calendar.zone, now)
+        schedule = get_or_create_schedule(
+            session, definition, run.opens_on, signature, days, calendar.zone, now
+        )
         params = {
-            "run": run.id, "schedule": schedule.id, "opens": run.opens_on, "due": schedule.due_on,
-            "due_at": schedule.due_at, "reminder": schedule.steps[0].at, "escalation": schedule.due_at, "now": now,
+            "run": run.id,
+            "schedule": schedule.id,
+            "opens": run.opens_on,
+            "due": schedule.due_on,
+            "due_at": schedule.due_at,
+            "reminder": schedule.steps[0].at,
+            "escalation": schedule.due_at,
+            "now": now,
         }
         session.commit()
 
@@ -228,15 +282,19 @@ def measure_opening(session_factory, now: datetime, results: dict) -> None:
         with timed(results, "baseline_insert_select"):
             connection.exec_driver_sql(BASELINE_SQL, params)
             session.commit()
-        results["baseline_rows"] = session.connection().exec_driver_sql("SELECT count(*) FROM tasks").scalar()
-        session.connection().exec_driver_sql("DELETE FROM tasks")
+        results["baseline_rows"] = (
+            session.connection().exec_driver_sql("SELECT count(*) FROM tasks").scalar()
+        )
+        session.connection().exec_driver_sql("TRUNCATE tasks CASCADE")
         session.commit()
     with session_factory() as session:
         with timed(results, "open_quarter_tick"):
             tick = cycles.tick(session, now, batch_size=500)
             session.commit()
         results["tick_tasks_created"] = tick.tasks_created
-    results["open_ratio_to_insert_select"] = round(results["open_quarter_tick"] / results["baseline_insert_select"], 2)
+    results["open_ratio_to_insert_select"] = round(
+        results["open_quarter_tick"] / results["baseline_insert_select"], 2
+    )
 
 
 def add_other_tasks(session_factory, now, total: int) -> None:
@@ -274,6 +332,7 @@ def measure_sweeps(session_factory, results: dict) -> None:
     from spets.services import engine
 
     plans = {}
+    # Each selection is timed twice and the faster run kept, so a cold cache favours neither.
     for kind, column, at in (
         ("reminder_quiet_hour", "next_reminder_at", local(2026, 10, 2, 10, 0)),
         ("reminder_day", "next_reminder_at", local(2026, 10, 9, 9, 0)),
@@ -283,11 +342,13 @@ def measure_sweeps(session_factory, results: dict) -> None:
             connection = session.connection()
             sql = DUE_SQL.format(column=column)
             plans[f"{kind}_index"] = explain(connection, sql, {"now": at})
+            connection.exec_driver_sql(sql, {"now": at}).all()
             with timed(results, f"{kind}_select_with_index"):
                 due = len(connection.exec_driver_sql(sql, {"now": at}).all())
             connection.exec_driver_sql("SET LOCAL enable_indexscan = off")
             connection.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
             plans[f"{kind}_full_scan"] = explain(connection, sql, {"now": at})
+            connection.exec_driver_sql(sql, {"now": at}).all()
             with timed(results, f"{kind}_select_full_scan"):
                 connection.exec_driver_sql(sql, {"now": at}).all()
             session.rollback()
@@ -296,7 +357,9 @@ def measure_sweeps(session_factory, results: dict) -> None:
             results[f"{kind}_select_with_index"] / max(results[f"{kind}_select_full_scan"], 1e-6), 4
         )
 
-        sweep = engine.sweep_escalations if kind.startswith("escalation") else engine.sweep_reminders
+        sweep = (
+            engine.sweep_escalations if kind.startswith("escalation") else engine.sweep_reminders
+        )
         with session_factory() as session:
             with timed(results, f"{kind}_sweep"):
                 outcome = sweep(session, at)
@@ -306,17 +369,70 @@ def measure_sweeps(session_factory, results: dict) -> None:
 
 
 def measure_prefect(session_factory, url: str, now: datetime, results: dict) -> None:
-    """Run the tick as a flow when the workflows package provides one."""
-    try:
-        from spets.workflows import cycles as cycle_flows
-    except ImportError:
-        results["prefect"] = "not measured: spets.workflows.cycles is missing"
-        return
-    flow = getattr(cycle_flows, "calendar_tick", None)
-    if flow is None:
-        results["prefect"] = "not measured: no calendar_tick flow"
-        return
-    results["prefect"] = "see workflows benchmark"
+    """Open the same quarter again, once as a flow run and once by calling the services.
+
+    The flow run is one Prefect task per batch of 500 schools (34 task runs for 17,000
+    schools). Prefect's overhead is the flow's wall time minus the direct call's, as a
+    share of the flow's; both run on the same data after the tasks are deleted.
+    """
+    import tempfile
+
+    from spets.services import cycles
+    from spets.workflows.cycles import calendar_tick
+
+    config = Path(tempfile.mkdtemp()) / "bench.ini"
+    config.write_text(
+        "[app:main]\nuse = egg:spets\nsqlalchemy.url = " + url + "\n"
+        "[server:main]\nuse = egg:waitress#main\n"
+    )
+    os.environ["SPETS_DATABASE_URL"] = url
+
+    def clear_tasks() -> None:
+        with session_factory() as session:
+            session.connection().exec_driver_sql("TRUNCATE tasks CASCADE")
+            session.connection().exec_driver_sql("ANALYZE tasks")
+            session.commit()
+
+    # Warm up Prefect (the ephemeral server starts on the first flow run) on a day outside
+    # every academic year, so the warm-up opens nothing.
+    calendar_tick(now=local(2020, 1, 1, 0, 15), batch_size=500, config=str(config))
+    clear_tasks()
+    with timed(results, "prefect_tick_flow"):
+        summary = calendar_tick(now=now, batch_size=500, config=str(config))
+    results["prefect_tick_flow_batches"] = summary.batches
+    results["prefect_tick_flow_tasks"] = summary.tasks_created
+    clear_tasks()
+    with session_factory() as session, timed(results, "direct_tick_same_data"):
+        cycles.tick(session, now, batch_size=500)
+        session.commit()
+    flow, direct = results["prefect_tick_flow"], results["direct_tick_same_data"]
+    results["prefect_overhead_share"] = round((flow - direct) / flow, 4)
+
+
+def measure_prefect_noop(results: dict, task_runs: int = 34) -> None:
+    """Time a flow of `task_runs` empty task runs: Prefect's own cost for one tick's batches.
+
+    Contention on a shared machine moves the flow-minus-direct difference of
+    `measure_prefect` by seconds; this measures the fixed cost alone.
+    """
+    from prefect import flow, task
+
+    @task(name="noop-batch")
+    def noop_batch(number: int) -> int:
+        return number
+
+    @flow(name="noop-tick")
+    def noop_tick(count: int) -> int:
+        return sum(noop_batch(number) for number in range(count))
+
+    noop_tick(1)  # warm-up: the ephemeral server starts on the first flow run
+    with timed(results, "prefect_noop_flow"):
+        noop_tick(task_runs)
+    results["prefect_noop_task_runs"] = task_runs
+    if "prefect_tick_flow" in results:
+        results["prefect_noop_share_of_tick_flow"] = round(
+            results["prefect_noop_flow"] / results["prefect_tick_flow"], 4
+        )
 
 
 def main() -> None:
@@ -324,30 +440,53 @@ def main() -> None:
     parser.add_argument("--schools", type=int, default=17_000)
     parser.add_argument("--sections", type=int, default=100_000)
     parser.add_argument("--subjects", type=int, default=8)
-    parser.add_argument("--tasks", type=int, default=1_000_000, help="Rows in the task table for the sweeps.")
+    parser.add_argument(
+        "--tasks", type=int, default=1_000_000, help="Rows in the task table for the sweeps."
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the database for inspection.")
+    parser.add_argument(
+        "--prefect-only",
+        action="store_true",
+        help="Only time a flow of 34 empty task runs (no database).",
+    )
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT.parent))
-    os.environ.setdefault("DO_NOT_TRACK", "1")
+    import tempfile
+
+    from spets.workflows.runtime import quiet_prefect_environment
+
+    # Prefect reads its settings when first imported: set the offline ones before that.
+    quiet_prefect_environment(Path(tempfile.mkdtemp(prefix="spets-bench-prefect-")))
     from spets.db import make_engine, make_session_factory
 
+    results: dict = {
+        "machine": f"{os.cpu_count()} cores, PostgreSQL on the same host",
+        "date": datetime.now(UTC).isoformat(),
+    }
+    if args.prefect_only:
+        measure_prefect_noop(results)
+        print(json.dumps(results, indent=1, default=str))
+        return
     name, url = create_database()
-    results: dict = {"machine": f"{os.cpu_count()} cores, PostgreSQL on the same host", "date": datetime.now(UTC).isoformat()}
     try:
         migrate(url)
         engine = make_engine({"sqlalchemy.url": url, "sqlalchemy.pool_size": "5"})
         session_factory = make_session_factory(engine)
         quarter_start = local(2026, 10, 1, 0, 15)
-        with session_factory() as session:
-            with timed(results, "build_region"):
-                results["region"] = build_region(session, quarter_start, args.schools, args.sections, args.subjects)
+        with session_factory() as session, timed(results, "build_region"):
+            results["region"] = build_region(
+                session, quarter_start, args.schools, args.sections, args.subjects
+            )
         measure_opening(session_factory, quarter_start, results)
         add_other_tasks(session_factory, quarter_start, args.tasks)
         with session_factory() as session:
-            results["tasks_total"] = session.connection().exec_driver_sql("SELECT count(*) FROM tasks").scalar()
+            results["tasks_total"] = (
+                session.connection().exec_driver_sql("SELECT count(*) FROM tasks").scalar()
+            )
         measure_sweeps(session_factory, results)
         measure_prefect(session_factory, url, quarter_start, results)
+        measure_prefect_noop(results)
         engine.dispose()
     finally:
         if not args.keep:
@@ -355,7 +494,9 @@ def main() -> None:
 
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "engine_region.json").write_text(json.dumps(results, indent=1, ensure_ascii=False, default=str))
+    (out / "engine_region.json").write_text(
+        json.dumps(results, indent=1, ensure_ascii=False, default=str)
+    )
     print(json.dumps({k: v for k, v in results.items() if k != "plans"}, indent=1, default=str))
 
 

@@ -15,13 +15,12 @@ from sqlalchemy import (
     Date,
     DateTime,
     Integer,
-    and_,
-    exists,
     insert,
     literal,
     or_,
     select,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from spets.i18n import _
@@ -558,17 +557,6 @@ def _insert_tasks(
         schedules[schedule.id] = schedule
         schools_by_opening.setdefault((opening, schedule.id), []).append(school_id)
 
-    # A batch whose schools have no task of this run yet (the usual first opening) is written
-    # with a plain INSERT: ON CONFLICT makes PostgreSQL insert every row speculatively, which
-    # measured several times slower on a generated region. If another run races in, the
-    # unique key refuses the second insert and the flow retries it, then with ON CONFLICT.
-    fresh = not session.scalar(
-        select(
-            exists().where(
-                Task.cycle_run_id == run.id, Task.school_id.in_({row[0] for row in rows})
-            )
-        )
-    )
     created = 0
     for (opening, schedule_id), school_ids in schools_by_opening.items():
         shared = _SharedValues.of(opening, schedules[schedule_id])
@@ -577,7 +565,7 @@ def _insert_tasks(
         else:
             source = _teaching_assignment_source(run, definition, shared, school_ids, now)
         if source is not None:
-            created += _insert_source(session, source, fresh)
+            created += _insert_source(session, source)
     return created
 
 
@@ -605,13 +593,24 @@ class _SharedValues:
         )
 
 
-def _insert_source(session: Session, source, fresh: bool) -> int:
-    if not fresh:
-        return insert_ignore_select(session, Task.__table__, TASK_COLUMNS, source)
+def _insert_source(session: Session, source) -> int:
+    """Insert the group's tasks, skipping those that exist; return how many were added.
+
+    The first opening of a run meets no existing task, so a plain INSERT is tried first:
+    ON CONFLICT makes PostgreSQL insert every row speculatively, which measured several
+    times slower on a generated region. A re-run of the day (or a race with another tick)
+    hits the unique key, and the savepoint lets the group go again with ON CONFLICT. Asking
+    first whether tasks exist cost more: with a run's rows still uncounted by ANALYZE,
+    PostgreSQL answered it by reading every task of the run for each batch.
+    """
     statement = (
         insert(Task).from_select(TASK_COLUMNS, source).execution_options(preserve_rowcount=True)
     )
-    return max(session.execute(statement).rowcount or 0, 0)
+    try:
+        with session.begin_nested():
+            return max(session.execute(statement).rowcount or 0, 0)
+    except IntegrityError:
+        return insert_ignore_select(session, Task.__table__, TASK_COLUMNS, source)
 
 
 def _task_values(shared: _SharedValues, now: datetime) -> list:
@@ -714,19 +713,25 @@ def _cancel_ended_assignments(
     """Cancel pending tasks whose teaching assignment ended; the new teacher gets a new task."""
     from spets.services.tasks import cancel_task
 
-    tasks = session.scalars(
-        select(Task)
-        .join(
-            TeachingAssignment,
-            and_(
-                Task.target_type == "teaching_assignment", TeachingAssignment.id == Task.target_id
-            ),
-        )
+    # Ended assignments are few: find them first, so the tasks are read by their own keys.
+    ended = session.execute(
+        select(TeachingAssignment.id, Section.school_id)
+        .join(Section, Section.id == TeachingAssignment.section_id)
         .where(
-            Task.cycle_run_id == run.id,
-            Task.school_id.in_(school_ids),
-            Task.state.in_(PENDING_STATES),
+            Section.school_id.in_(school_ids),
+            Section.academic_year_id == run.academic_year_id,
             TeachingAssignment.valid_to < today,
+        )
+    ).all()
+    if not ended:
+        return 0
+    tasks = session.scalars(
+        select(Task).where(
+            Task.cycle_run_id == run.id,
+            Task.school_id.in_({school_id for _id, school_id in ended}),
+            Task.target_type == "teaching_assignment",
+            Task.target_id.in_([assignment_id for assignment_id, _school in ended]),
+            Task.state.in_(PENDING_STATES),
         )
     ).all()
     for task in tasks:
