@@ -119,7 +119,9 @@ ROLE = {
     Role.ADMIN: _("role_admin", default="Administrator"),
     Role.HEALTH_STAFF: _("role_health_staff", default="Health staff"),
     Role.SCHOOL_HEALTH_OFFICER: _("role_school_health_officer", default="School health officer"),
-    Role.DISTRICT_HEALTH_OFFICER: _("role_district_health_officer", default="District health officer"),
+    Role.DISTRICT_HEALTH_OFFICER: _(
+        "role_district_health_officer", default="District health officer"
+    ),
     Role.COUNSELLOR: _("role_counsellor", default="School counsellor"),
     Role.GUARDIAN: _("role_guardian", default="Parent or guardian"),
 }

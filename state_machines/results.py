@@ -49,10 +49,33 @@ def _stamp(field_at: str, field_by: str | None = None):
 _sheet_audit = _audit("result_sheet")
 
 SHEET_TRANSITIONS = [
-    {"trigger": "submit", "source": S.DRAFT, "dest": S.SUBMITTED, "before": _stamp("submitted_at"), "after": _sheet_audit},
-    {"trigger": "verify", "source": S.SUBMITTED, "dest": S.VERIFIED, "before": _stamp("verified_at", "verified_by_id"), "after": _sheet_audit},
-    {"trigger": "publish", "source": S.VERIFIED, "dest": S.PUBLISHED, "before": _stamp("published_at", "published_by_id"), "after": _sheet_audit},
-    {"trigger": "send_back", "source": [S.SUBMITTED, S.VERIFIED], "dest": S.DRAFT, "after": _sheet_audit},
+    {
+        "trigger": "submit",
+        "source": S.DRAFT,
+        "dest": S.SUBMITTED,
+        "before": _stamp("submitted_at"),
+        "after": _sheet_audit,
+    },
+    {
+        "trigger": "verify",
+        "source": S.SUBMITTED,
+        "dest": S.VERIFIED,
+        "before": _stamp("verified_at", "verified_by_id"),
+        "after": _sheet_audit,
+    },
+    {
+        "trigger": "publish",
+        "source": S.VERIFIED,
+        "dest": S.PUBLISHED,
+        "before": _stamp("published_at", "published_by_id"),
+        "after": _sheet_audit,
+    },
+    {
+        "trigger": "send_back",
+        "source": [S.SUBMITTED, S.VERIFIED],
+        "dest": S.DRAFT,
+        "after": _sheet_audit,
+    },
 ]
 
 SHEET_MACHINE = Machine(
@@ -76,8 +99,20 @@ def _decide(event) -> None:
 _amendment_audit = _audit("amendment")
 
 AMENDMENT_TRANSITIONS = [
-    {"trigger": "approve", "source": A.REQUESTED, "dest": A.APPROVED, "before": _decide, "after": _amendment_audit},
-    {"trigger": "reject", "source": A.REQUESTED, "dest": A.REJECTED, "before": _decide, "after": _amendment_audit},
+    {
+        "trigger": "approve",
+        "source": A.REQUESTED,
+        "dest": A.APPROVED,
+        "before": _decide,
+        "after": _amendment_audit,
+    },
+    {
+        "trigger": "reject",
+        "source": A.REQUESTED,
+        "dest": A.REJECTED,
+        "before": _decide,
+        "after": _amendment_audit,
+    },
 ]
 
 AMENDMENT_MACHINE = Machine(

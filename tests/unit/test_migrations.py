@@ -56,10 +56,14 @@ def test_enum_checks_allow_every_value(engine):
     inspector = sa.inspect(engine)
     missing = []
     for table in Base.metadata.tables.values():
-        checks = {check["name"]: check["sqltext"] for check in inspector.get_check_constraints(table.name)}
+        checks = {
+            check["name"]: check["sqltext"] for check in inspector.get_check_constraints(table.name)
+        }
         for column in table.columns:
             if isinstance(column.type, Enum) and column.type.name:
                 name = f"ck_{table.name}_{column.type.name}"
                 text = checks.get(name, "")
-                missing += [f"{name}: {value}" for value in column.type.enums if f"'{value}'" not in text]
+                missing += [
+                    f"{name}: {value}" for value in column.type.enums if f"'{value}'" not in text
+                ]
     assert missing == []
