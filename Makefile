@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= development.ini
-DEBIAN_PACKAGES := chromium fonts-noto-core poppler-utils
+DEBIAN_PACKAGES := chromium fonts-noto-core poppler-utils libpango-1.0-0 libpangoft2-1.0-0
 LOCALE_DIR := webapp/locale
 PO_FILES := $(wildcard $(LOCALE_DIR)/*/LC_MESSAGES/*.po)
 MO_FILES := $(PO_FILES:.po=.mo)
