@@ -433,6 +433,40 @@ def import_students(obj: Context, path: Path, school_code: str):
     sys.exit(1)
 
 
+@main.group(name="health")
+def health_group():
+    """Health tools: WHO 2007 growth z-scores for a spreadsheet of measurements."""
+
+
+@health_group.command("zscores")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("target", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+def health_zscores(source: Path, target: Path):
+    """Add BMI and WHO 2007 z-scores to a CSV file of measurements of children aged 5 to 19.
+
+    SOURCE needs the columns sex (M or F), date_of_birth and measured_on (YYYY-MM-DD or
+    dd/mm/yyyy), weight_kg and height_cm; other columns are copied as they are. TARGET gets
+    age_months, bmi, bmi_for_age_z, height_for_age_z, weight_for_age_z (up to 120 months),
+    classification and the implausible-value flags, rounded to two decimals. A row that
+    cannot be read is skipped and reported with its line number; the exit status is then 1.
+    """
+    from spets.services import growth
+
+    if source.resolve() == target.resolve():
+        raise click.BadParameter(
+            "write the result to another file than SOURCE", param_hint="TARGET"
+        )
+    try:
+        report = growth.convert_file(source, target)
+    except (growth.CsvFileError, UnicodeDecodeError) as error:
+        raise click.ClickException(f"{source}: {error}") from error
+    for line in growth.lines_of(report):
+        click.echo(line, err=True)
+    click.echo(f"Wrote {report.written} rows to {target}; skipped {len(report.skipped)}.")
+    if report.skipped:
+        sys.exit(1)
+
+
 def _english(message) -> str:
     """Return a translation string in English, with its values filled in."""
     return message.interpolate() if hasattr(message, "interpolate") else str(message)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -124,6 +125,12 @@ class ScreeningInstrument(Base):
     name: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(
         Text, comment="Authors, licence and where the text comes from"
+    )
+    instructions: Mapped[dict[str, str]] = mapped_column(
+        JSON,
+        default=dict,
+        server_default=text("'{}'"),
+        comment="The question put before the items, per language",
     )
     items: Mapped[dict[str, list[str]]] = mapped_column(JSON)
     scale: Mapped[dict[str, list[dict[str, Any]]]] = mapped_column(
@@ -268,3 +275,28 @@ class Referral(Base):
 
     student: Mapped[Student] = relationship()
     facility: Mapped[HealthFacility] = relationship()
+
+
+class ReferralEscalation(Base):
+    """One escalation level of a referral's follow-up task, handled once.
+
+    The engine records the level on the task; the referral follow-up then checks the
+    referral's state at that moment and re-sends it only if the facility is still
+    behind. The unique key makes a re-run after a crash handle no level twice.
+    """
+
+    __tablename__ = "referral_escalations"
+    __table_args__ = (UniqueConstraint("referral_id", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(ForeignKey("referrals.id"), index=True)
+    level: Mapped[int]
+    state_at_firing: Mapped[ReferralState] = mapped_column(
+        enum_type(ReferralState, "referral_escalation_state"),
+        comment="The referral's state when the level was handled",
+    )
+    resent: Mapped[bool] = mapped_column(comment="False: the step was done by then, so no re-send")
+    recipient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id"), comment="The district health officer told, if any"
+    )
+    fired_at: Mapped[datetime]

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from prefect import flow, get_run_logger
 
-from spets.services import messaging
+from spets.services import fhir, messaging
 from spets.workflows.database import database_task
 from spets.workflows.runtime import get_runtime, log_event, resolve_now
 
@@ -32,6 +32,7 @@ def deliver_round(
     """Claim up to `limit` due messages and send each one; failures wait with a backoff."""
     runtime = get_runtime(config)
     senders = messaging.Senders.from_settings(runtime.settings, runtime.var_dir)
+    fhir.register_sender(senders, runtime.settings)
     result = messaging.deliver_pending(runtime.session_factory, senders, now, limit)
     logger = get_run_logger()
     log_event(

@@ -56,6 +56,7 @@ def config_path(config: str | os.PathLike | None = None) -> Path:
 SECRET_SETTINGS_ENV = {
     "spets.smtp.password": "SPETS_SMTP_PASSWORD",
     "spets.sms.token": "SPETS_SMS_TOKEN",
+    "spets.fhir.token": "SPETS_FHIR_TOKEN",
 }
 
 
