@@ -13,12 +13,14 @@ from spets.models.types import enum_type
 
 
 class GuardianAccount(Base):
-    """Links a guardian to the user account they signed up with: one account, all their children."""
+    """Links a guardian record to the user account that signs in for it: one account, all children."""
 
     __tablename__ = "guardian_accounts"
 
     guardian_id: Mapped[int] = mapped_column(ForeignKey("guardians.id"), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    # Not unique: one person recorded as two guardians (two tenants, or a school that entered
+    # no CNIC) links both records to the same account with a second invitation code.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     sms_script: Mapped[str] = mapped_column(
         String(8), default="ur", comment="ur (Urdu script) or roman"
     )

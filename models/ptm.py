@@ -129,6 +129,35 @@ class AgreedAction(Base):
     due_on: Mapped[date]
     task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
     done_at: Mapped[datetime | None]
+    outcome: Mapped[str] = mapped_column(
+        Text, default="", server_default=text("''"), comment="What the owner did, written when done"
+    )
 
     minutes: Mapped[PtmMinutes] = relationship(back_populates="actions")
     owner: Mapped[User] = relationship()
+
+
+class FollowUpMethod(enum.StrEnum):
+    CALL = "call"
+    HOME_VISIT = "home_visit"
+
+
+class PtmFollowUp(Base):
+    """The class teacher's call or home visit to a guardian who did not come to a booked meeting."""
+
+    __tablename__ = "ptm_follow_ups"
+    __table_args__ = (UniqueConstraint("booking_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("ptm_bookings.id"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"), index=True)
+    method: Mapped[FollowUpMethod] = mapped_column(enum_type(FollowUpMethod, "follow_up_method"))
+    reached_guardian: Mapped[bool]
+    notes: Mapped[str] = mapped_column(Text)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    booking: Mapped[PtmBooking] = relationship()

@@ -13,9 +13,17 @@ from prefect import serve
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.schedules import Cron
 
+from spets.workflows.attendance import (
+    ABSENCE_NOTICES_SCHEDULE,
+    EARLY_WARNINGS_SCHEDULE,
+    absence_notices,
+    early_warnings,
+)
 from spets.workflows.cycles import calendar_tick
 from spets.workflows.engine import escalate, send_reminders
 from spets.workflows.messaging import deliver_outbox
+from spets.workflows.ptm import SCHEDULE as PARENTS_SWEEP_SCHEDULE
+from spets.workflows.ptm import parents_sweep
 from spets.workflows.runtime import SCHEDULE_ZONE
 
 DEPLOYMENT_NAME = "spets"
@@ -28,9 +36,20 @@ SCHEDULES = {
     "escalate": "30 0 * * *",
     "send-reminders": "0 * * * *",
     "deliver-outbox": "* * * * *",
+    "absence-notices": ABSENCE_NOTICES_SCHEDULE,
+    "early-warnings": EARLY_WARNINGS_SCHEDULE,
+    "parents-sweep": PARENTS_SWEEP_SCHEDULE,
 }
 
-FLOWS = (calendar_tick, escalate, send_reminders, deliver_outbox)
+FLOWS = (
+    calendar_tick,
+    escalate,
+    send_reminders,
+    deliver_outbox,
+    parents_sweep,
+    absence_notices,
+    early_warnings,
+)
 
 
 def build_deployments() -> list[RunnerDeployment]:

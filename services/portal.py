@@ -1,0 +1,529 @@
+"""What a guardian sees of their own children, and the cache of published results.
+
+Every function here takes a student the caller has already checked is linked to the
+signed-in guardian (the web app's `GuardianChildContext`). Only published or signed-off
+records appear: published marks at their latest version, feedback of approved tasks,
+submitted PTM minutes, and health screenings the health staff chose to share.
+
+Published results change only when a sheet is published or an amendment is approved,
+and both raise the sheet's `published_version`. The cache keeps each student's results
+with a fingerprint of those versions, checks the fingerprint with one small query on
+every read, and rebuilds on any difference, so an approved amendment shows on the next
+request in every web process.
+"""
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from spets.models import (
+    AuditAction,
+    BehaviourRubric,
+    BroadcastRecipient,
+    CorrectionState,
+    FamilyCorrection,
+    GradeBand,
+    GuardianAccount,
+    HealthScreening,
+    MarkStatus,
+    MessageThread,
+    PublishedMark,
+    ResultSheet,
+    Student,
+    Task,
+    TaskState,
+    ThreadMessage,
+)
+from spets.services import (
+    attendance,
+    audit,
+    behaviour,
+    calendar,
+    feedback,
+    grading,
+    guardians,
+    results,
+)
+from spets.services.audit import Actor
+from spets.services.calendar import local_today
+
+# The number of monthly behaviour rubrics the attendance page shows, newest first.
+RUBRIC_MONTHS_SHOWN = 12
+
+# The account's children, for the switcher at the top of every page.
+
+
+@dataclass(frozen=True)
+class ChildCard:
+    """A child as the switcher shows it: plain values, safe to keep between requests."""
+
+    student_id: int
+    name_en: str
+    name_ur: str
+    grade: int | None
+    section_name: str
+    school_en: str
+    school_ur: str
+
+    def name(self, locale: str) -> str:
+        return self.name_ur if locale == "ur" and self.name_ur else self.name_en
+
+    def school_name(self, locale: str) -> str:
+        return self.school_ur if locale == "ur" and self.school_ur else self.school_en
+
+
+class ChildrenCache:
+    """The switcher's children per account, kept for `ttl_seconds`.
+
+    Only the switcher reads it: every page about a child checks the link to the child in
+    the database, so an unlinked child disappears from the switcher within the TTL but is
+    refused at once. Linking a child forgets the account's entry.
+    """
+
+    def __init__(self, ttl_seconds: float = 60.0, max_entries: int = 50_000):
+        self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: OrderedDict[int, tuple[float, list[ChildCard]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, user_id: int) -> list[ChildCard] | None:
+        with self._lock:
+            entry = self._entries.get(user_id)
+            if entry is None or entry[0] < time.monotonic():
+                return None
+            return entry[1]
+
+    def put(self, user_id: int, cards: list[ChildCard]) -> None:
+        with self._lock:
+            self._entries[user_id] = (time.monotonic() + self.ttl_seconds, cards)
+            self._entries.move_to_end(user_id)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def forget(self, user_id: int) -> None:
+        with self._lock:
+            self._entries.pop(user_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+CHILDREN_CACHE = ChildrenCache()
+
+
+def child_cards(
+    session: Session, user_id: int, *, cache: ChildrenCache | None = CHILDREN_CACHE
+) -> list[ChildCard]:
+    """The account's children for the switcher, by name."""
+    cards = cache.get(user_id) if cache is not None else None
+    if cards is not None:
+        return cards
+    cards = [
+        ChildCard(
+            student_id=child.student.id,
+            name_en=child.student.name_en,
+            name_ur=child.student.name_ur,
+            grade=child.section.grade if child.section else None,
+            section_name=child.section.name if child.section else "",
+            school_en=child.school.name_en,
+            school_ur=child.school.name_ur,
+        )
+        for child in guardians.children_of(session, user_id)
+    ]
+    if cache is not None:
+        cache.put(user_id, cards)
+    return cards
+
+
+# Published results.
+
+
+@dataclass(frozen=True)
+class ResultLine:
+    subject: str
+    mark: str  # "" never: lines for marks not entered are left out
+    max_marks: str
+    percent: Decimal | None
+    grade: str
+    passed: bool | None
+    absent: bool
+
+
+@dataclass(frozen=True)
+class ExamResults:
+    exam: str
+    starts_on: date
+    year_label: str
+    lines: tuple[ResultLine, ...]
+
+
+Fingerprint = tuple[int, ...]
+
+
+def _fingerprint_columns(student_id: int, tenant_id: int) -> list:
+    """Scalar subqueries that identify the published state of a student's results.
+
+    The count of the student's published sheets and the sum of their published versions:
+    a first publication adds a sheet and an approved amendment raises a version, so any
+    publication changes the pair (and adds published rows). The grade scale's size and newest row id are added
+    because saving a scale replaces its rows and changes the grades shown.
+    """
+    sheets = select(PublishedMark.sheet_id).where(PublishedMark.student_id == student_id).distinct()
+    published = ResultSheet.id.in_(sheets)
+    bands = GradeBand.tenant_id == tenant_id
+    return [
+        select(func.count(ResultSheet.id)).where(published).scalar_subquery(),
+        select(func.coalesce(func.sum(ResultSheet.published_version), 0))
+        .where(published)
+        .scalar_subquery(),
+        # The newest published row of the student ties an entry to these very rows, even if
+        # a student id were ever reused after a deletion.
+        select(func.coalesce(func.max(PublishedMark.id), 0))
+        .where(PublishedMark.student_id == student_id)
+        .scalar_subquery(),
+        select(func.count(GradeBand.id)).where(bands).scalar_subquery(),
+        select(func.coalesce(func.max(GradeBand.id), 0)).where(bands).scalar_subquery(),
+    ]
+
+
+def _unread_columns(user_id: int) -> list:
+    """Scalar subqueries counting the account's unread thread messages and broadcasts."""
+    guardian_ids = select(GuardianAccount.guardian_id).where(GuardianAccount.user_id == user_id)
+    return [
+        select(func.count(ThreadMessage.id))
+        .join(MessageThread, MessageThread.id == ThreadMessage.thread_id)
+        .where(
+            MessageThread.guardian_id.in_(guardian_ids),
+            ThreadMessage.author_id != user_id,
+            ThreadMessage.read_at.is_(None),
+        )
+        .scalar_subquery(),
+        select(func.count(BroadcastRecipient.id))
+        .where(
+            BroadcastRecipient.guardian_id.in_(guardian_ids),
+            BroadcastRecipient.read_at.is_(None),
+        )
+        .scalar_subquery(),
+    ]
+
+
+@dataclass(frozen=True)
+class PageState:
+    """What a portal page reads on every request, in one round trip."""
+
+    unread: int
+    fingerprint: Fingerprint | None = None
+
+
+def page_state(session: Session, user_id: int, student: Student | None = None) -> PageState:
+    """Read the unread count and, for a student, the fingerprint of their published results."""
+    columns = _unread_columns(user_id)
+    if student is not None:
+        columns += _fingerprint_columns(student.id, student.tenant_id)
+    row = session.execute(select(*columns)).one()
+    fingerprint = tuple(int(value) for value in row[2:]) if student is not None else None
+    return PageState(int(row[0]) + int(row[1]), fingerprint)
+
+
+def results_fingerprint(session: Session, student: Student) -> Fingerprint:
+    """The fingerprint alone, for callers that need no unread count."""
+    row = session.execute(select(*_fingerprint_columns(student.id, student.tenant_id))).one()
+    return tuple(int(value) for value in row)
+
+
+def load_results(session: Session, student: Student, locale: str) -> list[ExamResults]:
+    """Read the student's published marks, grouped by exam in the order the exams came."""
+    published = results.published_marks(session, student.id)
+    if not published:
+        return []
+    bands = results.bands_of(session, student.tenant_id)
+    exams: dict[int, tuple[str, date, str, list[ResultLine]]] = {}
+    for sheet, mark in published:
+        if mark.status == MarkStatus.MISSING:
+            continue
+        percent = grade = passed = None
+        if mark.status == MarkStatus.ENTERED:
+            percent = grading.percent(mark.marks, sheet.max_marks)
+            grade = grading.grade_for(percent, bands).grade
+            passed = mark.marks >= sheet.pass_marks
+        window = sheet.exam_window
+        entry = exams.setdefault(
+            window.id,
+            (window.name(locale), window.starts_on, window.academic_year.label, []),
+        )
+        entry[3].append(
+            ResultLine(
+                subject=sheet.subject.name(locale),
+                mark=grading.show_mark(mark.status, mark.marks),
+                max_marks=grading.show_mark(MarkStatus.ENTERED, sheet.max_marks),
+                percent=percent,
+                grade=grade or "",
+                passed=passed,
+                absent=mark.status == MarkStatus.ABSENT,
+            )
+        )
+    ordered = sorted(exams.values(), key=lambda item: item[1])
+    return [
+        ExamResults(name, starts_on, year_label, tuple(lines))
+        for name, starts_on, year_label, lines in ordered
+    ]
+
+
+class PublishedResultsCache:
+    """A bounded in-process cache of published results per (student, language).
+
+    An entry is served only while the fingerprint read on the same request equals the
+    one it was built with. `ttl_seconds` bounds how long renamed subjects or exam windows
+    (which change no fingerprint) can show their old names; marks are never stale.
+    """
+
+    def __init__(self, max_entries: int = 50_000, ttl_seconds: float = 600.0):
+        self.max_entries = max_entries
+        self.ttl_seconds = ttl_seconds
+        self._entries: OrderedDict[tuple[int, str], tuple[Fingerprint, float, list]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, student_id: int, locale: str, fingerprint: Fingerprint) -> list | None:
+        key = (student_id, locale)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != fingerprint or entry[1] < time.monotonic():
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry[2]
+
+    def put(self, student_id: int, locale: str, fingerprint: Fingerprint, value: list) -> None:
+        with self._lock:
+            self._entries[(student_id, locale)] = (
+                fingerprint,
+                time.monotonic() + self.ttl_seconds,
+                value,
+            )
+            self._entries.move_to_end((student_id, locale))
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+RESULTS_CACHE = PublishedResultsCache()
+
+
+def published_results(
+    session: Session,
+    student: Student,
+    locale: str,
+    *,
+    cache: PublishedResultsCache | None = RESULTS_CACHE,
+    fingerprint: Fingerprint | None = None,
+) -> list[ExamResults]:
+    """The student's published results, from the cache when the fingerprint still matches.
+
+    `fingerprint` saves a query when the caller read it on this request (`page_state`).
+    """
+    if cache is None:
+        return load_results(session, student, locale)
+    if fingerprint is None:
+        fingerprint = results_fingerprint(session, student)
+    cached = cache.get(student.id, locale, fingerprint)
+    if cached is not None:
+        return cached
+    value = load_results(session, student, locale)
+    cache.put(student.id, locale, fingerprint, value)
+    return value
+
+
+# Subject feedback in plain words.
+
+
+@dataclass
+class FeedbackWeakness:
+    text: str
+    planned_action: str
+    progress: object  # a feedback.Progress, or None before the next quarter rates it
+
+
+@dataclass
+class FeedbackQuarter:
+    subject: str
+    quarter: str
+    strengths: list[str] = field(default_factory=list)
+    weaknesses: list[FeedbackWeakness] = field(default_factory=list)
+
+
+def approved_feedback(session: Session, student_id: int, locale: str) -> list[FeedbackQuarter]:
+    """Each subject's feedback of quarters whose task the head teacher approved, newest first.
+
+    Feedback still waiting for sign-off is not shown to guardians, nor is the teacher's
+    internal note.
+    """
+    shown = []
+    for history in feedback.student_history(session, student_id):
+        subject = history.subject.name(locale)
+        for quarter in history.quarters:
+            if not quarter.approved:
+                continue
+            shown.append(
+                FeedbackQuarter(
+                    subject=subject,
+                    quarter=quarter.label(locale),
+                    strengths=[ur if locale == "ur" and ur else en for en, ur in quarter.strengths],
+                    weaknesses=[
+                        FeedbackWeakness(w.text(locale), w.planned_action, w.progress)
+                        for w in quarter.weaknesses
+                    ],
+                )
+            )
+    shown.sort(key=lambda q: q.quarter, reverse=True)
+    return shown
+
+
+# Attendance and behaviour.
+
+
+@dataclass(frozen=True)
+class RubricMonth:
+    """A month's behaviour rubric as guardians see it: the four levels, never the note."""
+
+    month: date
+    levels: dict[str, int]  # area code (behaviour.RUBRIC_AREAS) to level 1-4
+
+
+@dataclass(frozen=True)
+class AttendanceSummary:
+    year_label: str
+    total: attendance.Figures
+    months: list[tuple[date, attendance.Figures]]  # months with a saved register, newest first
+    rubrics: list[RubricMonth]  # newest month first
+
+
+def attendance_summary(
+    session: Session, student: Student, now: datetime
+) -> AttendanceSummary | None:
+    """Return the child's attendance this academic year so far and the approved behaviour rubrics.
+
+    Returns None when the tenant has no academic year around today. A rubric shows only once
+    the head teacher approved its month's sheet, like feedback.
+    """
+    today = today_for(student, now)
+    year = calendar.current_year(session, student.tenant_id, today)
+    if year is None:
+        return None
+    figures = attendance.student_attendance(
+        session, student, year.starts_on, min(today, year.ends_on)
+    )
+    rubrics = session.scalars(
+        select(BehaviourRubric)
+        .join(Task, Task.id == BehaviourRubric.task_id)
+        .where(BehaviourRubric.student_id == student.id, Task.state == TaskState.APPROVED)
+        .order_by(BehaviourRubric.month.desc())
+        .limit(RUBRIC_MONTHS_SHOWN)
+    ).all()
+    return AttendanceSummary(
+        year_label=year.label,
+        total=figures.total,
+        # Months without a saved register (holidays, or before SPeTS was used) are left out.
+        months=[(month, row) for month, row in reversed(figures.months) if row.marked],
+        rubrics=[
+            RubricMonth(
+                rubric.month,
+                {area: getattr(rubric, area) for area in behaviour.RUBRIC_AREAS},
+            )
+            for rubric in rubrics
+        ],
+    )
+
+
+# Health items the health staff chose to share.
+
+
+@dataclass
+class SharedScreening:
+    screened_on: date
+    height_cm: Decimal | None
+    weight_kg: Decimal | None
+    classifications: list[str]
+    vision_left: str
+    vision_right: str
+    findings: dict[str, object]  # hearing, dental, skin, hygiene: a models.Finding each
+
+
+def shared_health(
+    session: Session, student: Student, *, actor: Actor, now: datetime
+) -> list[SharedScreening]:
+    """Screenings the health staff marked to share with the guardian, newest first.
+
+    Only the measurements and findings are shown, never the staff's note or the z-scores.
+    The read is audited like every read of health data.
+    """
+    rows = session.scalars(
+        select(HealthScreening)
+        .where(
+            HealthScreening.student_id == student.id,
+            HealthScreening.share_with_guardian.is_(True),
+        )
+        .order_by(HealthScreening.screened_on.desc(), HealthScreening.id.desc())
+    ).all()
+    if rows:
+        audit.record(
+            session,
+            actor=actor,
+            action=AuditAction.READ,
+            entity_type="health_screening",
+            entity_id=None,
+            student_id=student.id,
+            category="health",
+            reason=f"parent portal: {len(rows)} shared screening(s)",
+            now=now,
+        )
+    return [
+        SharedScreening(
+            screened_on=row.screened_on,
+            height_cm=row.height_cm,
+            weight_kg=row.weight_kg,
+            classifications=list(row.classifications or []),
+            vision_left=row.vision_left,
+            vision_right=row.vision_right,
+            findings={
+                "hearing": row.hearing,
+                "dental": row.dental,
+                "skin": row.skin,
+                "hygiene": row.hygiene,
+            },
+        )
+        for row in rows
+    ]
+
+
+# Corrections the guardian proposed.
+
+
+def open_corrections(session: Session, student_id: int, guardian_ids: list[int]) -> int:
+    return session.scalar(
+        select(func.count(FamilyCorrection.id)).where(
+            FamilyCorrection.student_id == student_id,
+            FamilyCorrection.guardian_id.in_(guardian_ids),
+            FamilyCorrection.state == CorrectionState.REQUESTED,
+        )
+    )
+
+
+def today_for(student: Student, now: datetime) -> date:
+    return local_today(now, student.school.timezone)
