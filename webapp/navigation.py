@@ -42,7 +42,11 @@ def register(item: NavItem, replaces: str | None = None) -> None:
     global NAV_ITEMS
     items = list(NAV_ITEMS)
     position = next(
-        (i for i, old in enumerate(items) if old.planned and getattr(old.title, "default", old.title) == replaces),
+        (
+            i
+            for i, old in enumerate(items)
+            if old.planned and getattr(old.title, "default", old.title) == replaces
+        ),
         None,
     )
     if position is None:
@@ -77,8 +81,10 @@ def add_navigation(event):
     if request is not None:
         event["nav_items"] = visible_items(request)
         event["planned_title"] = PLANNED_TITLE
-        event["unread_count"] = unread_count(request)
+        # Profile panels render their own templates: the request counts once for all of them.
+        event["unread_count"] = request.unread_count
 
 
 def includeme(config):
+    config.add_request_method(unread_count, "unread_count", reify=True)
     config.scan(__name__)

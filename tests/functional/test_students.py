@@ -266,7 +266,10 @@ def test_profile_query_count_does_not_grow(testapp, world, connection):
     world.session.flush()
     large = statements_for_profile()
     assert small == large
-    assert large <= 22
+    # Identity, family and enrollments take about 20 statements; each domain's panel (marks,
+    # report cards, feedback, attendance, behaviour, flags, plans, health, well-being,
+    # messages) adds one to three, plus an audit row for each sensitive panel read.
+    assert large <= 45
 
 
 def test_search_by_urdu_name(testapp, world):
