@@ -13,8 +13,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from spets.demo.attendance import load_attendance
 from spets.demo.engine import load_current_quarter
 from spets.demo.feedback import load_feedback
+from spets.demo.health import load_health
+from spets.demo.parents import load_parents
+from spets.demo.results import load_results
 from spets.models import (
     DayOffKind,
     Education,
@@ -104,6 +108,10 @@ class DemoSummary:
     school_id: int
     feedback: object = None
     engine: object = None
+    results: object = None
+    attendance: object = None
+    health: object = None
+    parents: object = None
 
 
 def is_loaded(session: Session) -> bool:
@@ -117,6 +125,16 @@ def is_loaded(session: Session) -> bool:
 
 def load_demo(session: Session, now: datetime) -> DemoSummary:
     """Create the whole demo in the session's transaction; the caller commits."""
+    summary = load_base(session, now)
+    _load_domains(session, now, summary)
+    return summary
+
+
+def load_base(session: Session, now: datetime) -> DemoSummary:
+    """The org tree, calendars, staff, students, feedback and the engine's current quarter.
+
+    Tests of one domain start from this and add only their own loader.
+    """
     rng = random.Random(SEED)
     names = Names.load()
     today = calendar.local_today(now)
@@ -171,6 +189,16 @@ def load_demo(session: Session, now: datetime) -> DemoSummary:
         feedback=feedback_summary,
         engine=engine_summary,
     )
+
+
+def _load_domains(session: Session, now: datetime, summary: DemoSummary) -> None:
+    """Add marks, attendance, health and parents; each step reads what the one before wrote."""
+    summary.results = load_results(session, now)
+    summary.attendance = load_attendance(session, now)
+    summary.health = load_health(session, now)
+    summary.accounts += summary.health.accounts
+    summary.parents = load_parents(session, now)
+    summary.accounts += summary.parents.accounts
 
 
 def _load_org_tree(session: Session, now: datetime) -> dict[str, OrgUnit]:

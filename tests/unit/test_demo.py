@@ -36,10 +36,13 @@ def test_demo_loads(dbsession, now):
         count(select(func.count()).select_from(Student).where(Student.school_id == school.id))
         == 649
     )
-    assert (
-        count(select(func.count()).select_from(Enrollment).where(Enrollment.ends_on.is_(None)))
-        == 649
+    current_in_school = (
+        select(func.count())
+        .select_from(Enrollment)
+        .join(Section, Section.id == Enrollment.section_id)
+        .where(Enrollment.ends_on.is_(None), Section.school_id == school.id)
     )
+    assert count(current_in_school) == 649
     grades = dbsession.scalars(
         select(Section.grade).where(Section.school_id == school.id).distinct()
     ).all()
@@ -94,3 +97,43 @@ def test_demo_loads(dbsession, now):
     assert dbsession.scalar(select(func.count()).select_from(TaskReminder)) > 0
     assert dbsession.scalar(select(func.count()).select_from(TaskEscalation)) > 0
     assert dbsession.scalar(select(func.count()).select_from(OutboxMessage)) > 0
+
+    # Every domain adds its part on top: published marks, registers with flags and a plan
+    # under review, screenings with referrals, guardian accounts with a PTM day.
+    demo = summary_of_domains(dbsession)
+    assert demo["published sheets"] > 0
+    assert demo["registers"] > 0
+    assert demo["open flags"] > 0
+    assert demo["plans"] > 0
+    assert demo["screenings"] > 0
+    assert demo["referrals"] > 0
+    assert demo["guardian accounts"] > 0
+    assert demo["ptm days"] > 0
+
+
+def summary_of_domains(dbsession) -> dict[str, int]:
+    from spets.models import (
+        AttendanceDay,
+        EarlyWarningFlag,
+        GuardianAccount,
+        HealthScreening,
+        InterventionPlan,
+        PtmDay,
+        Referral,
+        ResultSheet,
+        SheetState,
+    )
+
+    def count(model, *where) -> int:
+        return dbsession.scalar(select(func.count()).select_from(model).where(*where))
+
+    return {
+        "published sheets": count(ResultSheet, ResultSheet.state == SheetState.PUBLISHED),
+        "registers": count(AttendanceDay),
+        "open flags": count(EarlyWarningFlag),
+        "plans": count(InterventionPlan),
+        "screenings": count(HealthScreening),
+        "referrals": count(Referral),
+        "guardian accounts": count(GuardianAccount),
+        "ptm days": count(PtmDay),
+    }

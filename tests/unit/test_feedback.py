@@ -978,9 +978,9 @@ def test_subject_of_catalogue_item_is_in_tenant(world):
 
 def test_demo_feedback_leaves_ratings_to_do(dbsession, now):
     from spets.demo.feedback import load_feedback
-    from spets.demo.load import load_demo
+    from spets.demo.load import load_base
 
-    demo = load_demo(dbsession, now)
+    demo = load_base(dbsession, now)
     summary = demo.feedback
     assert load_feedback(dbsession, now).quarters == 0  # a second load adds nothing
     assert summary.quarters == 2  # April-June and July-September, before 4 December
