@@ -1,5 +1,6 @@
 """Students, their households, guardians and family members, and enrollment history."""
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -7,7 +8,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from spets.i18n import _
+from spets.i18n import _, normalize_digits
 from spets.models import (
     AuditAction,
     Enrollment,
@@ -185,13 +186,14 @@ def search_students(
     text = criteria.text.strip()
     if text:
         like = f"%{text.lower()}%"
+        number = normalize_digits(text)
         query = query.where(
             or_(
                 func.lower(Student.name_en).like(like),
                 Student.name_ur.like(f"%{text}%"),
                 func.lower(Student.father_name_en).like(like),
-                Student.admission_no == text,
-                Student.b_form == text,
+                Student.admission_no == number,
+                Student.b_form == _b_form_of(number),
             )
         )
 
@@ -200,6 +202,14 @@ def search_students(
     if limit is not None:
         query = query.limit(limit).offset(offset)
     return [(student, section) for student, section in session.execute(query)], total or 0
+
+
+def _b_form_of(text: str) -> str:
+    """Write 13 digits typed with or without dashes as B-Form numbers are stored."""
+    digits = re.sub(r"[\s\-]", "", text)
+    if len(digits) == 13 and digits.isdigit():
+        return f"{digits[:5]}-{digits[5:12]}-{digits[12]}"
+    return text
 
 
 # Writing students.

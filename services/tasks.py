@@ -1,5 +1,6 @@
 """Moving tasks through their life cycle, and the lists that teachers and supervisors work from."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
@@ -339,3 +340,30 @@ def task_counts(session: Session, user_id: int) -> dict[str, int]:
         select(Task.state, func.count()).where(Task.assignee_id == user_id).group_by(Task.state)
     ).all()
     return {state.value: count for state, count in rows}
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """The home page's count of a user's work."""
+
+    open: int
+    late: int
+    to_sign_off: int
+
+
+def task_summary(session: Session, principal: Principal, now: datetime) -> TaskSummary:
+    """Count the user's pending tasks, the late ones among them, and sheets to sign off."""
+    pending = Task.assignee_id == principal.user_id, Task.state.in_(PENDING_STATES)
+    open_count, late_count = session.execute(
+        select(func.count(), func.count().filter(Task.due_at < now)).where(*pending)
+    ).one()
+
+    schools = _signoff_school_ids(principal)
+    to_sign_off = 0
+    if schools is not None:
+        to_sign_off = session.scalar(
+            select(func.count()).where(
+                Task.state == TaskState.SUBMITTED, Task.school_id.in_(schools)
+            )
+        )
+    return TaskSummary(open=open_count, late=late_count, to_sign_off=to_sign_off)

@@ -3,6 +3,7 @@
 import csv
 import io
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import event, func, select
 
@@ -272,8 +273,28 @@ def test_profile_query_count_does_not_grow(testapp, world, connection):
     assert large <= 45
 
 
+@pytest.mark.parametrize("typed", ["36302-1111111-1", "3630211111111", "۳۶۳۰۲۱۱۱۱۱۱۱۱"])
+def test_search_by_b_form_however_typed(testapp, world, typed):
+    testapp.login("head.a")
+    page = testapp.get("/students", {"q": typed})
+    assert "Ayesha Khan" in page.text
+    assert "Bilal Ahmed" not in page.text
+
+
 def test_search_by_urdu_name(testapp, world):
     testapp.login("head.a")
     page = testapp.get("/students", {"q": "عائشہ"})
     assert "Ayesha Khan" in page.text
     assert "Bilal Ahmed" not in page.text
+
+
+def test_breadcrumb_links_only_pages_the_user_may_open(testapp, world):
+    testapp.login("counsellor.a")
+    page = testapp.get(f"/students/{world.student_a9.id}")
+    school_url = f"/schools/{world.school_a.id}"
+    assert f'href="http://localhost{school_url}"' not in page.text
+    testapp.get(school_url, status=404)
+
+    testapp.login("head.a")
+    page = testapp.get(f"/students/{world.student_a9.id}")
+    assert f'href="http://localhost{school_url}"' in page.text

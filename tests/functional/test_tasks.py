@@ -41,6 +41,22 @@ def test_my_tasks_lists_own_tasks(testapp, task_world):
     assert "Quarterly subject feedback" not in testapp.get("/tasks").text
 
 
+def test_home_counts_open_late_and_sign_off(testapp, task_world, clock):
+    testapp.login("subject.a9")
+    summary = testapp.get("/").html.find(id="home-task-summary").text
+    assert "Open tasks: 1" in summary
+    assert "Late" not in summary
+
+    clock.set(local(2026, 10, 14, 9, 0))  # the day after the due date
+    summary = testapp.get("/").html.find(id="home-task-summary").text
+    assert "Late: 1" in summary
+
+    submit(task_world)
+    testapp.login("head.a")
+    summary = testapp.get("/").html.find(id="home-task-summary").text
+    assert "Waiting for your sign-off: 1" in summary
+
+
 def test_other_teacher_cannot_open_task(testapp, task_world):
     testapp.login("teacher.a10")
     testapp.get(f"/tasks/{task_world.task.id}", status=404)

@@ -9,6 +9,7 @@ from pyramid.httpexceptions import HTTPFound
 from spets.forms import vocab
 from spets.models import OrgKind, OrgUnit
 from spets.services import org
+from spets.services.scope import Permission
 from spets.webapp import forms
 
 _E164_PAKISTAN = re.compile(r"^\+92\d{10}$")
@@ -55,6 +56,7 @@ def unit_name(request, unit: OrgUnit) -> str:
 def breadcrumbs_for(request, unit: OrgUnit, link_last: bool = True) -> list[tuple[str, str | None]]:
     """Return (name, url) pairs from the top of the user's scope down to `unit`."""
     principal = request.identity
+    browsable = principal.paths_with(Permission.SCHOOL_VIEW)
     chain = org.ancestors(request.dbsession, unit) + [unit]
     crumbs = []
     for position, item in enumerate(chain):
@@ -66,7 +68,9 @@ def breadcrumbs_for(request, unit: OrgUnit, link_last: bool = True) -> list[tupl
             url = request.route_url("school.view", school_id=item.id)
         else:
             url = request.route_url("org.unit", unit_id=item.id)
-        crumbs.append((unit_name(request, item), url if (link_last or not is_last) else None))
+        # Health staff and counsellors reach students, not the school's pages: no link for them.
+        linked = (link_last or not is_last) and any(item.path.startswith(p) for p in browsable)
+        crumbs.append((unit_name(request, item), url if linked else None))
     return crumbs
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from spets.forms.org import EndTeachingSchema, SectionSchema, TeachingSchema
 from spets.i18n import _
 from spets.models import OrgKind, OrgUnit, Role, Section, User
-from spets.services import calendar, org
+from spets.services import calendar, org, tasks
 from spets.services.scope import Permission as P
 from spets.webapp import forms
 from spets.webapp.views.common import breadcrumbs_for, form_page, unit_name
@@ -31,6 +31,7 @@ def home(request):
         "grants": [(grant, units.get(grant.org_unit_id)) for grant in principal.grants],
         "my_sections": my_sections,
         "class_section_ids": principal.class_section_ids,
+        "task_summary": tasks.task_summary(session, principal, request.now),
     }
 
 
