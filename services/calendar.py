@@ -7,7 +7,7 @@ of any unit above it. School days are always computed, never stored.
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -73,6 +73,18 @@ def default_quarters(start_year: int) -> list[tuple[int, date, date]]:
         date(start_year + 1, 4, 1),
     ]
     return [(n + 1, starts[n], starts[n + 1] - timedelta(days=1)) for n in range(4)]
+
+
+def local_clock(moment: datetime | None, timezone: str = "Asia/Karachi") -> str:
+    """Show a stored instant as local day and time, dd/mm/yyyy HH:MM.
+
+    SQLite hands back timezone-aware columns without their zone; those values are UTC.
+    """
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%d/%m/%Y %H:%M")
 
 
 def local_today(now: datetime, timezone: str = "Asia/Karachi") -> date:

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from spets.i18n import _
 from spets.models import Notification
+from spets.services import calendar
 from spets.services.scope import Permission as P
 
 
@@ -83,6 +84,7 @@ def add_navigation(event):
         event["planned_title"] = PLANNED_TITLE
         # Profile panels render their own templates: the request counts once for all of them.
         event["unread_count"] = request.unread_count
+        event["local_clock"] = calendar.local_clock
 
 
 def includeme(config):

@@ -185,3 +185,13 @@ def test_day_off_rows_keep_announcement_time(world):
     closure = add_closure(world, world.school_a, date(2026, 11, 20), date(2026, 11, 20))
     stored = world.session.get(DayOff, closure.id)
     assert stored.announced_at == world.now
+
+
+def test_local_clock_shows_karachi_time():
+    from datetime import UTC, datetime
+
+    from spets.services.calendar import local_clock
+
+    assert local_clock(datetime(2026, 12, 4, 22, 30, tzinfo=UTC)) == "05/12/2026 03:30"
+    assert local_clock(datetime(2026, 12, 4, 22, 30)) == "05/12/2026 03:30"  # SQLite: UTC
+    assert local_clock(None) == ""
