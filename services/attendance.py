@@ -29,7 +29,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     and_,
-    bindparam,
     case,
     delete,
     exists,
@@ -571,7 +570,7 @@ def _compare(register: Register, desired: dict[int, tuple[AttendanceStatus, str]
         elif status == PRESENT:
             changes.deleted.append(saved[0])
         else:
-            changes.updated.append({"b_id": saved[0], "b_status": status, "b_reason": reason})
+            changes.updated.append({"id": saved[0], "status": status, "leave_reason": reason})
     return changes
 
 
@@ -596,6 +595,11 @@ def save_register(
     Saving also submits the day's attendance task, which needs no sign-off.
 
     The number of SQL statements does not depend on the number of students.
+
+    A correction flushes no ORM object, so its statements name the mapped classes rather
+    than their tables: only then do the session's ORM execute events see the writes. The
+    web app's zope.sqlalchemy hook marks a request as changed from those events or from a
+    flush, and rolls back a request that only ran statements on bare tables.
     """
     register = load_register(session, section, day, now)
     _require_markable(register)
@@ -662,17 +666,17 @@ def _create_day(
 
 def _bump_day(session: Session, record: AttendanceDay, actor: Actor, now: datetime) -> None:
     """Count a correction and raise the version, unless another save has raised it meanwhile."""
-    table = AttendanceDay.__table__
     current = record.version
     result = session.execute(
-        update(table)
-        .where(table.c.id == record.id, table.c.version == current)
+        update(AttendanceDay)
+        .where(AttendanceDay.id == record.id, AttendanceDay.version == current)
         .values(
             version=current + 1,
-            corrections=table.c.corrections + 1,
+            corrections=AttendanceDay.corrections + 1,
             marked_by_id=actor.user_id,
             marked_at=now,
         )
+        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise _stale(-1)
@@ -684,20 +688,20 @@ def _bump_day(session: Session, record: AttendanceDay, actor: Actor, now: dateti
 
 def _write_marks(session: Session, record: AttendanceDay, changes: _MarkChanges) -> None:
     """Write the changed marks with one statement per kind of change: delete, insert, update."""
-    table = AttendanceMark.__table__
     if changes.deleted:
-        session.execute(delete(table).where(table.c.id.in_(changes.deleted)))
+        session.execute(
+            delete(AttendanceMark)
+            .where(AttendanceMark.id.in_(changes.deleted))
+            .execution_options(synchronize_session=False)
+        )
     if changes.inserted:
         session.execute(
-            insert(table), [{"attendance_day_id": record.id, **row} for row in changes.inserted]
+            insert(AttendanceMark),
+            [{"attendance_day_id": record.id, **row} for row in changes.inserted],
         )
     if changes.updated:
-        session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values(status=bindparam("b_status"), leave_reason=bindparam("b_reason")),
-            changes.updated,
-        )
+        # An ORM bulk UPDATE by primary key: one executemany, each row keyed by its id.
+        session.execute(update(AttendanceMark), changes.updated)
 
 
 def _audit_register(
@@ -732,7 +736,7 @@ def _audit_register(
     if not changes.changed:
         return
     session.execute(
-        insert(AuditEvent.__table__),
+        insert(AuditEvent),
         [
             {
                 "occurred_at": now,

@@ -8,7 +8,14 @@ from spets.db import make_engine, make_session_factory
 def get_tm_session(session_factory, transaction_manager, request=None):
     """Return a session that commits or rolls back with the given transaction manager."""
     dbsession = session_factory(info={"request": request})
-    zope.sqlalchemy.register(dbsession, transaction_manager=transaction_manager)
+    # The services write with bulk SQL on tables, which zope.sqlalchemy does not count as a
+    # change: it would roll such a request back. Starting "changed" makes every request
+    # that ends without an error commit; a read-only request then commits nothing.
+    zope.sqlalchemy.register(
+        dbsession,
+        transaction_manager=transaction_manager,
+        initial_state=zope.sqlalchemy.datamanager.STATUS_CHANGED,
+    )
     return dbsession
 
 

@@ -11,6 +11,7 @@ from spets.models import (
     AttendanceMark,
     AttendanceOptions,
     AttendanceStatus,
+    AuditEvent,
     CycleKind,
     EarlyWarningFlag,
     Incident,
@@ -21,6 +22,7 @@ from spets.models import (
 )
 from spets.services import attendance, cycles, warnings
 from spets.services.audit import Actor
+from spets.services.bulk import insert_ignore_rows
 
 KARACHI = ZoneInfo("Asia/Karachi")
 SYSTEM = Actor.system()
@@ -141,6 +143,125 @@ def test_stale_register_shows_both_values(testapp, aw):
     # Saving the page shown again keeps the user's choice on purpose.
     page.forms["attendance-register"].submit("save", status=302)
     assert marks(aw) == {aw.student_a9.id: (AttendanceStatus.LATE, "")}
+
+
+# Corrections through a request transaction that commits as in production.
+
+
+@pytest.fixture
+def tm_testapp(wsgi_app, aw):
+    """A browser whose requests get their own session, committed or rolled back by pyramid_tm.
+
+    The `testapp` fixture shares the test's session and marks the transaction as managed
+    elsewhere, so it never shows a write that pyramid_tm would roll back. Here a request's
+    work reaches the test's connection only if pyramid_tm commits it.
+    """
+    import webtest
+    from helpers import Browser
+
+    def expire_test_session(environ, start_response):
+        aw.session.expire_all()
+        return wsgi_app(environ, start_response)
+
+    return Browser(webtest.TestApp(expire_test_session, extra_environ={"HTTP_HOST": "localhost"}))
+
+
+def day_record(w, section, day) -> AttendanceDay:
+    w.session.expire_all()
+    return w.session.scalar(
+        select(AttendanceDay).where(
+            AttendanceDay.section_id == section.id, AttendanceDay.day == day
+        )
+    )
+
+
+def correction_events(w, record, student) -> list[AuditEvent]:
+    return list(
+        w.session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.entity_type == "attendance_mark",
+                AuditEvent.entity_id == record.id,
+                AuditEvent.student_id == student.id,
+            )
+        )
+    )
+
+
+def test_correction_of_page_saved_day_commits(tm_testapp, aw):
+    tm_testapp.login("head.a")
+    form = tm_testapp.get(register_url(aw.section_a9)).forms["attendance-register"]
+    choose(form, aw.student_a9, "absent")
+    assert "Register saved." in form.submit("save", status=302).follow().text
+    assert marks(aw) == {aw.student_a9.id: (AttendanceStatus.ABSENT, "")}
+    record = day_record(aw, aw.section_a9, TODAY)
+    assert (record.version, record.corrections) == (1, 0)
+
+    # Absent to late updates the mark, late to present deletes it.
+    for number, status in enumerate((AttendanceStatus.LATE, AttendanceStatus.PRESENT), 1):
+        form = tm_testapp.get(register_url(aw.section_a9)).forms["attendance-register"]
+        assert form["version"].value == str(number)
+        choose(form, aw.student_a9, status.value)
+        page = form.submit("save", status=302).follow()
+        assert "Register saved." in page.text
+
+        expected = {} if status == AttendanceStatus.PRESENT else {aw.student_a9.id: (status, "")}
+        assert marks(aw) == expected
+        record = day_record(aw, aw.section_a9, TODAY)
+        assert record.corrections == number
+        assert record.version == number + 1
+        assert len(correction_events(aw, record, aw.student_a9)) == number
+        assert page.forms["attendance-register"][f"status-{aw.student_a9.id}"].value == status
+        saved_by = " ".join(page.html.find(id="saved-by").text.split())
+        assert f"Corrected {number} time(s)." in saved_by
+
+
+def test_correction_of_bulk_loaded_day_commits(tm_testapp, aw):
+    # The demo inserts past registers in bulk, without the register service.
+    day = date(2026, 12, 3)
+    insert_ignore_rows(
+        aw.session,
+        AttendanceDay.__table__,
+        [
+            {
+                "section_id": aw.section_a9.id,
+                "day": day,
+                "marked_by_id": aw.class_teacher_a9.id,
+                "marked_at": local(2026, 12, 3, 8, 30),
+                "corrections": 0,
+                "version": 1,
+            }
+        ],
+    )
+    record = day_record(aw, aw.section_a9, day)
+    insert_ignore_rows(
+        aw.session,
+        AttendanceMark.__table__,
+        [
+            {
+                "attendance_day_id": record.id,
+                "student_id": aw.second.id,
+                "status": AttendanceStatus.LATE,
+                "leave_reason": "",
+            }
+        ],
+    )
+    aw.session.flush()
+
+    tm_testapp.login("class.a9")
+    form = tm_testapp.get(register_url(aw.section_a9, day)).forms["attendance-register"]
+    assert form["version"].value == "1"
+    choose(form, aw.student_a9, "absent")
+    choose(form, aw.second, "present")
+    page = form.submit("save", status=302).follow()
+    assert "Register saved." in page.text
+
+    assert marks(aw) == {aw.student_a9.id: (AttendanceStatus.ABSENT, "")}
+    record = day_record(aw, aw.section_a9, day)
+    assert record.corrections == 1
+    assert record.version == 2
+    assert record.marked_at.replace(tzinfo=UTC) == aw.now
+    assert len(correction_events(aw, record, aw.student_a9)) == 1
+    assert len(correction_events(aw, record, aw.second)) == 1
 
 
 def test_holiday_register_has_no_form(testapp, aw):
