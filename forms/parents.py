@@ -95,8 +95,9 @@ class SignupStartSchema(colander.MappingSchema):
         MobilePhone(),
         title=_("Your mobile number"),
         description=_(
-            "signup_phone_help",
-            default="We send a six-digit code to this number. It becomes your username.",
+            "signup_phone_help_recorded",
+            default="The number the school has on record for you. We send a six-digit code "
+            "to it, and it becomes your username.",
         ),
         widget=ltr_text("03XX-XXXXXXX", inputmode="tel", autocomplete="tel"),
     )

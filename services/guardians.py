@@ -1,8 +1,8 @@
 """Guardian accounts: invitation codes, sign-up with a one-time code, linking, and corrections.
 
 A school issues an invitation code per guardian, printed on a slip and sent by SMS. The
-guardian signs up in two steps: the invitation code and a mobile number, then the
-six-digit code sent to that number and a password. The account signs in with the mobile
+guardian signs up in two steps: the invitation code and the mobile number the school has
+on record for that guardian, then the six-digit code sent to that number and a password. The account signs in with the mobile
 number (written 03001234567) as its username, holds the guardian role at the tenant's
 root, and reaches only the guardian's own children through `GuardianAccount` and
 `StudentGuardian`. A signed-in guardian can link a second guardian record (the same
@@ -128,6 +128,11 @@ def local_phone(phone: str | None) -> str:
         return ""
     local = username_for_phone(phone)
     return f"{local[:4]}-{local[4:]}"
+
+
+def phone_ending(phone: str | None, digits: int = 3) -> str:
+    """Return the last digits of a number, enough to recognise it without revealing it."""
+    return (phone or "")[-digits:]
 
 
 # Invitations.
@@ -376,6 +381,22 @@ WRONG_OTP = _(
     "otp_invalid",
     default="This code is wrong or has expired. Check the SMS, or ask for a new code.",
 )
+NO_PHONE_ON_RECORD = _(
+    "signup_no_phone_on_record",
+    default="The school has no mobile number on record for the guardian of this invitation, "
+    "so no code can be sent. Ask the school to add your mobile number, then sign up again "
+    "with the same invitation code.",
+)
+
+
+def _phone_mismatch_message(recorded_phone: str):
+    return _(
+        "signup_phone_mismatch",
+        default="Your mobile number must be the number the school has on record for you, "
+        "which ends in ${ending}. Type that number, or ask the school to correct your number "
+        "and then sign up again with the same invitation code.",
+        mapping={"ending": phone_ending(recorded_phone)},
+    )
 
 
 @dataclass
@@ -445,7 +466,8 @@ def start_signup(
 ) -> SignupStarted:
     """Check an invitation code and send a one-time code to `phone`.
 
-    Raises SignupRefused for a wrong code or a locked key. If the number already has an
+    Raises SignupRefused for a wrong code, a locked key, or a `phone` that is not the
+    invited guardian's number on record. If the number already has an
     account, the SMS says so instead of carrying a code, and the answer here is the same,
     so the page never tells whether a number is registered.
     """
@@ -460,6 +482,7 @@ def start_signup(
         if locked is not None:
             raise SignupRefused(_locked_message(locked), locked_until=locked)
         raise SignupRefused(WRONG_INVITATION, {"code": WRONG_INVITATION})
+    _refuse_unrecorded_phone(session, invitation, phone, keys, client_addr, now, policy)
 
     sent = session.scalar(
         select(func.count(OneTimeCode.id)).where(
@@ -500,6 +523,30 @@ def start_signup(
     session.flush()
     _send_otp_sms(session, one_time_code, otp, registered, locale, policy, now)
     return SignupStarted(invitation.id, one_time_code.id, phone)
+
+
+def _refuse_unrecorded_phone(session, invitation, phone, keys, client_addr, now, policy) -> None:
+    """Raise SignupRefused unless `phone` is the invited guardian's number on record.
+
+    The one-time code goes only to that number, so whoever holds the printed slip (the
+    student, say) cannot create the account on another phone. A wrong number counts as a
+    failure, so the recorded number cannot be found by trying numbers against one code.
+    """
+    guardian = session.get(Guardian, invitation.guardian_id)
+    if not guardian.phone:
+        log.info("signup_no_phone_on_record", extra={"guardian_id": guardian.id})
+        raise SignupRefused(NO_PHONE_ON_RECORD, {"phone": NO_PHONE_ON_RECORD})
+    if phone == guardian.phone:
+        return
+    locked = _count(session, keys, now, policy)
+    log.info(
+        "signup_phone_mismatch",
+        extra={"guardian_id": guardian.id, "client_addr": client_addr},
+    )
+    if locked is not None:
+        raise SignupRefused(_locked_message(locked), locked_until=locked)
+    message = _phone_mismatch_message(guardian.phone)
+    raise SignupRefused(message, {"phone": message})
 
 
 def _phone_registered(session: Session, phone: str) -> bool:
@@ -575,6 +622,12 @@ def complete_signup(
             raise SignupRefused(_locked_message(locked), locked_until=locked)
         raise SignupRefused(WRONG_OTP, {"otp": WRONG_OTP})
 
+    guardian = session.get(Guardian, invitation.guardian_id)
+    if guardian.phone != started.phone:
+        # The school changed the number on record after the code was sent.
+        message = _phone_mismatch_message(guardian.phone) if guardian.phone else NO_PHONE_ON_RECORD
+        raise SignupRefused(message, {"otp": message})
+
     username = username_for_phone(started.phone)
     check_password_strength(password, username)
     # Claim the invitation and the code in one statement each, so two concurrent sign-ups
@@ -595,7 +648,6 @@ def complete_signup(
     one_time_code.used_at = now
     session.refresh(invitation)
 
-    guardian = session.get(Guardian, invitation.guardian_id)
     tenant = session.get(OrgUnit, guardian.tenant_id)
     user = User(
         username=username,

@@ -60,7 +60,8 @@ def records(world):
     )
     aslam, noor = w.guardian_link_a9.guardian, w.guardian_link_b9.guardian
     aslam_user = sign_up(w.session, aslam, "+923001234567", now)
-    noor_user = sign_up(w.session, noor, "+923005556666", now)
+    noor.phone = "+923005556666"
+    noor_user = sign_up(w.session, noor, noor.phone, now)
     mother = people.add_guardian(
         w.session,
         w.student_b9,

@@ -25,6 +25,7 @@ from spets.models import (
     ResultSheet,
     Task,
     ThreadMessage,
+    User,
 )
 from spets.models.ptm import BookingState, PtmAttendance, PtmBooking, PtmSlot
 from spets.services import (
@@ -406,6 +407,7 @@ def test_message_flood_refused_with_time(testapp, family):
 
 def test_signup_through_web(testapp, world):
     guardian = world.guardian_link_b9.guardian
+    guardian.phone = "+923009998877"
     issued = guardians.issue_invitation(world.session, guardian, actor=SYSTEM, now=world.now)
     world.session.flush()
     testapp.app.reset()
@@ -436,6 +438,36 @@ def test_signup_through_web(testapp, world):
     assert (
         testapp.get(f"/portal/children/{world.student_a9.id}", expect_errors=True).status_int == 404
     )
+
+
+def test_signup_through_web_refuses_other_phone(testapp, world):
+    """A code for a guardian on record as 0300-1234567 cannot be sent to another number."""
+    guardian = world.guardian_link_a9.guardian
+    issued = guardians.issue_invitation(world.session, guardian, actor=SYSTEM, now=world.now)
+    world.session.flush()
+    testapp.app.reset()
+    testapp.app.set_cookie("spets_locale", "en")
+    form = testapp.get("/signup").forms["record-form"]
+    form["code"] = issued.printed_code
+    form["phone"] = "0314-6643424"
+    response = form.submit("save", status=200)
+    assert "Your mobile number must be the number the school has on record" in response.text
+    assert "ends in 567" in response.text
+    assert "1234567" not in response.text
+    assert (
+        world.session.scalar(
+            select(func.count(OutboxMessage.id)).where(OutboxMessage.key.like("one-time-code:%"))
+        )
+        == 0
+    )
+    assert testapp.get("/signup/verify", status=302).location.endswith("/signup")
+    assert world.session.scalar(select(User.id).where(User.username == "03146643424")) is None
+
+    form = response.forms["record-form"]
+    form["code"] = issued.printed_code
+    form["phone"] = "0300-1234567"
+    verify = form.submit("save", status=302).follow()
+    assert "0300-1234567" in verify.text
 
 
 def test_signup_wrong_codes_limited_without_hint(testapp, family):

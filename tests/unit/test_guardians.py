@@ -173,8 +173,12 @@ def test_wrong_invitation_codes_limited_per_phone(world, guardian, now):
             world.session, issued.code, PHONE, client_addr=None, locale="ur", now=now
         )
     assert locked.value.locked_until is not None
+    # Another guardian's number, with that guardian's invitation, is not locked.
+    other = world.guardian_link_b9.guardian
+    other.phone = OTHER_PHONE
+    other_issued = guardians.issue_invitation(world.session, other, actor=SYSTEM, now=now)
     started = guardians.start_signup(
-        world.session, issued.code, OTHER_PHONE, client_addr=None, locale="ur", now=now
+        world.session, other_issued.code, OTHER_PHONE, client_addr=None, locale="ur", now=now
     )
     assert started.phone == OTHER_PHONE
     later = guardians.start_signup(
@@ -284,11 +288,21 @@ def test_one_time_codes_sent_limited_per_phone(world, guardian, now):
 def test_registered_phone_gets_same_answer(world, guardian, now):
     """The answer to the browser is the same whether or not the number has an account."""
     sign_up(world.session, guardian, PHONE, now)
-    other = world.guardian_link_b9.guardian
-    issued = guardians.issue_invitation(world.session, other, actor=SYSTEM, now=now)
+    # The same father entered again for another child, with the same number on record.
+    again = world.guardian_link_b9.guardian
+    again.phone = PHONE
+    issued = guardians.issue_invitation(world.session, again, actor=SYSTEM, now=now)
     registered = guardians.start_signup(
         world.session, issued.code, PHONE, client_addr=None, locale="en", now=now
     )
+    mother = people.add_guardian(
+        world.session,
+        world.student_b9,
+        {"name_en": "Sakina Bibi", "phone": OTHER_PHONE, "relation": Relation.MOTHER},
+        actor=SYSTEM,
+        now=now,
+    ).guardian
+    issued = guardians.issue_invitation(world.session, mother, actor=SYSTEM, now=now)
     fresh = guardians.start_signup(
         world.session, issued.code, OTHER_PHONE, client_addr=None, locale="en", now=now
     )
@@ -305,6 +319,82 @@ def test_registered_phone_gets_same_answer(world, guardian, now):
             )
         errors.append(refused.value.message)
     assert errors[0] == errors[1] == guardians.WRONG_OTP
+
+
+def test_signup_refuses_phone_not_on_record(world, guardian, now):
+    """The holder of the slip cannot have the one-time code sent to another phone."""
+    issued = guardians.issue_invitation(world.session, guardian, actor=SYSTEM, now=now)
+    sms_before = world.session.scalar(select(func.count(OutboxMessage.id)))
+    with pytest.raises(guardians.SignupRefused) as refused:
+        guardians.start_signup(
+            world.session, issued.code, OTHER_PHONE, client_addr=ADDR, locale="en", now=now
+        )
+    assert refused.value.locked_until is None
+    assert set(refused.value.field_errors) == {"phone"}
+    text = refused.value.message.interpolate()
+    assert "Your mobile number" in text
+    assert "ends in 567" in text
+    assert "ask the school to correct your number" in text
+    assert "3001234567" not in text
+    assert world.session.scalar(select(func.count(OneTimeCode.id))) == 0
+    assert world.session.scalar(select(func.count(OutboxMessage.id))) == sms_before
+    assert world.session.scalar(select(User.id).where(User.username == "03219876543")) is None
+    assert world.session.get(GuardianAccount, guardian.id) is None
+    # The recorded number still works with the same invitation code.
+    started = guardians.start_signup(
+        world.session, issued.code, PHONE, client_addr=ADDR, locale="en", now=now
+    )
+    otp = otp_sent(world.session, started.one_time_code_id)
+    user = guardians.complete_signup(
+        world.session, started, otp, PASSWORD, client_addr=ADDR, now=now
+    )
+    assert user.username == "03001234567"
+    assert world.session.get(GuardianAccount, guardian.id).user_id == user.id
+
+
+def test_signup_phone_mismatches_limited(world, guardian, now):
+    issued = guardians.issue_invitation(world.session, guardian, actor=SYSTEM, now=now)
+    phones = [f"+92300555{n:04d}" for n in range(5)]
+    for phone in phones:
+        with pytest.raises(guardians.SignupRefused) as refused:
+            guardians.start_signup(
+                world.session, issued.code, phone, client_addr=None, locale="ur", now=now
+            )
+    assert refused.value.locked_until is not None
+    # The invitation code is locked, so the recorded number must wait too.
+    with pytest.raises(guardians.SignupRefused) as locked:
+        guardians.start_signup(
+            world.session, issued.code, PHONE, client_addr=None, locale="ur", now=now
+        )
+    assert locked.value.locked_until is not None
+    assert world.session.scalar(select(func.count(OneTimeCode.id))) == 0
+
+
+def test_signup_refused_without_phone_on_record(world, now):
+    guardian = world.guardian_link_b9.guardian
+    assert guardian.phone is None
+    issued = guardians.issue_invitation(world.session, guardian, actor=SYSTEM, now=now)
+    with pytest.raises(guardians.SignupRefused) as refused:
+        guardians.start_signup(
+            world.session, issued.code, OTHER_PHONE, client_addr=None, locale="ur", now=now
+        )
+    assert refused.value.message == guardians.NO_PHONE_ON_RECORD
+    assert set(refused.value.field_errors) == {"phone"}
+    assert world.session.scalar(select(func.count(OneTimeCode.id))) == 0
+
+
+def test_signup_refused_when_recorded_phone_changes(world, guardian, now):
+    issued = guardians.issue_invitation(world.session, guardian, actor=SYSTEM, now=now)
+    started = guardians.start_signup(
+        world.session, issued.code, PHONE, client_addr=None, locale="ur", now=now
+    )
+    otp = otp_sent(world.session, started.one_time_code_id)
+    guardian.phone = OTHER_PHONE  # the school corrects the number between the two steps
+    with pytest.raises(guardians.SignupRefused) as refused:
+        guardians.complete_signup(world.session, started, otp, PASSWORD, client_addr=None, now=now)
+    assert "ends in 543" in refused.value.message.interpolate()
+    assert world.session.get(GuardianAccount, guardian.id) is None
+    assert world.session.get(Invitation, issued.invitation.id).used_at is None
 
 
 def test_weak_password_keeps_code_usable(world, guardian, now):
@@ -374,6 +464,7 @@ def test_signup_releases_newest_held_sms(world, guardian, now):
     guardian.email = "aslam@example.pk"
     _held(world, guardian, now - timedelta(days=2), "result:1")
     _held(world, guardian, now - timedelta(days=1), "result:2")
+    guardian.phone = OTHER_PHONE  # the school corrects the number before sign-up
     user = sign_up(world.session, guardian, OTHER_PHONE, now)
     rows = world.session.scalars(
         select(OutboxMessage)
