@@ -683,6 +683,7 @@ def request_amendment(
     rows = {row.student.id: row for row in roll(session, sheet)}
     if student_id not in rows:
         raise NotFound(_("student_not_on_sheet", default="This student is not on the sheet."))
+    _refuse_second_pending_request(session, sheet, rows[student_id].student)
     if len(reason.strip()) < 10:
         message = _(
             "amend_reason_needed",
@@ -733,6 +734,62 @@ def request_amendment(
     return amendment
 
 
+def pending_amendment(session: Session, sheet_id: int, student_id: int) -> Amendment | None:
+    """Return the amendment of this student's mark that still waits for a decision, if any."""
+    return session.scalar(
+        select(Amendment)
+        .where(
+            Amendment.sheet_id == sheet_id,
+            Amendment.student_id == student_id,
+            Amendment.state == AmendmentState.REQUESTED,
+        )
+        .order_by(Amendment.id)
+        .limit(1)
+    )
+
+
+def _refuse_second_pending_request(session: Session, sheet: ResultSheet, student: Student) -> None:
+    """Raise Locked when the student's mark on the sheet already has a request to decide.
+
+    Two pending requests for one mark let an approver approve both, and the second then
+    publishes a version identical to the first.
+    """
+    # Lock the sheet row so that two requests for the same mark made at the same moment
+    # are checked one after the other. NOTE: SQLite ignores FOR UPDATE, so there two
+    # simultaneous requests may both pass this check.
+    session.execute(select(ResultSheet.id).where(ResultSheet.id == sheet.id).with_for_update())
+    pending = pending_amendment(session, sheet.id, student.id)
+    if pending is None:
+        return
+    if approver_role(session, sheet, pending.requested_by_id) == Role.AEO:
+        message = _(
+            "amend_pending_exists_aeo",
+            default="A change to the mark of ${student} is already waiting for the AEO's "
+            "decision. Wait for that decision before you request another change.",
+            mapping={"student": student.name_en},
+        )
+    else:
+        message = _(
+            "amend_pending_exists",
+            default="A change to the mark of ${student} is already waiting for the head "
+            "teacher's decision. Wait for that decision before you request another change.",
+            mapping={"student": student.name_en},
+        )
+    raise Locked(message)
+
+
+def current_mark(
+    session: Session, sheet_id: int, student_id: int
+) -> tuple[MarkStatus, Decimal | None]:
+    """Return the status and marks of the student's mark as stored on the sheet now."""
+    mark = session.scalar(
+        select(Mark).where(Mark.sheet_id == sheet_id, Mark.student_id == student_id)
+    )
+    if mark is None:
+        return MarkStatus.MISSING, None
+    return mark.status, mark.marks
+
+
 def may_decide(session: Session, amendment: Amendment, principal) -> bool:
     """Whether the principal holds the approver's role over the sheet's school."""
     role = approver_role(session, amendment.sheet, amendment.requested_by_id)
@@ -762,6 +819,8 @@ def decide_amendment(
         message = _("reject_needs_comment", default="Say why the amendment is rejected.")
         raise InvalidInput(message, {"comment": message})
     sheet = amendment.sheet
+    if approve and amendment.state == AmendmentState.REQUESTED:
+        _refuse_unchanged_mark(session, amendment)
     try:
         fire(
             AMENDMENT_MACHINE,
@@ -870,6 +929,20 @@ def _sheet_loads():
         selectinload(ResultSheet.subject),
         selectinload(ResultSheet.exam_window),
     )
+
+
+def _refuse_unchanged_mark(session: Session, amendment: Amendment) -> None:
+    """Raise InvalidInput when approving would publish a version with the same mark."""
+    status, marks = current_mark(session, amendment.sheet_id, amendment.student_id)
+    if (status, marks) != (amendment.new_status, amendment.new_marks):
+        return
+    message = _(
+        "amend_already_applied",
+        default="The published mark of ${student} is already ${mark}, so approving this "
+        "request would publish an identical version. Reject the request instead.",
+        mapping={"student": amendment.student.name_en, "mark": grading.show_mark(status, marks)},
+    )
+    raise InvalidInput(message, {"decision": message})
 
 
 def amendments_to_decide(session: Session, principal) -> list[Amendment]:

@@ -809,6 +809,59 @@ def test_amendment_form_checks_reason_and_mark(testapp, sheet_world):
     assert w.session.scalar(select(func.count()).select_from(Amendment)) == 0
 
 
+def test_second_amendment_request_refused(testapp, sheet_world):
+    w = sheet_world
+    publish_directly(w)
+    testapp.login("subject.a9")
+    request_change(testapp, w, w.student_a9, "5", "The marks were added up wrongly.")
+    page = request_change(testapp, w, w.student_a9, "5", "The marks were added up wrongly.")
+    assert page.status_int == 200
+    assert (
+        "A change to the mark of Ayesha Khan is already waiting for the head teacher's decision."
+        in text_of(page)
+    )
+    assert w.session.scalar(select(func.count()).select_from(Amendment)) == 1
+
+
+def test_decision_page_shows_current_mark(testapp, sheet_world):
+    w = sheet_world
+    publish_directly(w)
+    testapp.login("subject.a9")
+    request_change(testapp, w, w.student_a9, "5", "The marks were added up wrongly.")
+    amendment = w.session.scalars(select(Amendment)).one()
+    # A second pending request for the same mark, as the application allowed once.
+    duplicate = Amendment(
+        sheet_id=amendment.sheet_id,
+        student_id=amendment.student_id,
+        old_status=amendment.old_status,
+        old_marks=amendment.old_marks,
+        new_status=amendment.new_status,
+        new_marks=amendment.new_marks,
+        reason=amendment.reason,
+        state=AmendmentState.REQUESTED,
+        requested_by_id=amendment.requested_by_id,
+        requested_at=amendment.requested_at,
+    )
+    w.session.add(duplicate)
+    w.session.flush()
+
+    testapp.login("head.a")
+    page = testapp.get(f"/amendments/{duplicate.id}")
+    assert page.html.select_one("#amendment-current-mark span").text.strip() == "20"
+    assert page.html.select_one("#amendment-stale") is None
+    testapp.get(f"/amendments/{amendment.id}").forms["decision-form"].submit("approve", status=302)
+
+    page = testapp.get(f"/amendments/{duplicate.id}")
+    assert page.html.select_one("#amendment-current-mark span").text.strip() == "5"
+    assert page.html.select_one("#amendment-stale") is not None
+    page = page.forms["decision-form"].submit("approve", status=200)
+    assert "The published mark of Ayesha Khan is already 5" in text_of(page)
+    w.session.refresh(duplicate)
+    w.session.refresh(w.sheet)
+    assert duplicate.state == AmendmentState.REQUESTED
+    assert w.sheet.published_version == 2
+
+
 def test_amendment_without_approval_refused_and_audited(testapp, sheet_world):
     w = sheet_world
     publish_directly(w)

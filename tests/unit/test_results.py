@@ -496,6 +496,115 @@ def test_head_teachers_own_request_goes_to_aeo(results_world):
     assert amendment.state == AmendmentState.APPROVED
 
 
+def test_second_pending_amendment_refused(results_world):
+    w = results_world
+    publish(w)
+    row, other = results.roll(w.session, w.sheet)[:2]
+    first = results.request_amendment(
+        w.session,
+        w.sheet,
+        row.student.id,
+        "5",
+        "Marks were added up wrongly.",
+        actor=w.teacher,
+        now=w.now,
+    )
+    with pytest.raises(Locked) as refused:
+        results.request_amendment(
+            w.session,
+            w.sheet,
+            row.student.id,
+            "5",
+            "Marks were added up wrongly.",
+            actor=w.teacher,
+            now=w.now,
+        )
+    text = refused.value.message.interpolate()
+    assert row.student.name_en in text
+    assert "already waiting for the head teacher's decision" in text
+    assert w.session.scalar(select(func.count()).select_from(Amendment)) == 1
+    # Another student's mark may still be changed.
+    results.request_amendment(
+        w.session,
+        w.sheet,
+        other.student.id,
+        "6",
+        "Marks were added up wrongly.",
+        actor=w.teacher,
+        now=w.now,
+    )
+    # Once the first request is decided, the same mark may be changed again.
+    results.decide_amendment(
+        w.session, first, False, "The script was checked twice.", actor=w.head, now=w.now
+    )
+    again = results.request_amendment(
+        w.session,
+        w.sheet,
+        row.student.id,
+        "5",
+        "Marks were added up wrongly, checked again.",
+        actor=w.teacher,
+        now=w.now,
+    )
+    assert again.state == AmendmentState.REQUESTED
+
+
+def duplicate_of(w, amendment: Amendment) -> Amendment:
+    """Store a second pending request for the same mark, as the application allowed once."""
+    duplicate = Amendment(
+        sheet_id=amendment.sheet_id,
+        student_id=amendment.student_id,
+        old_status=amendment.old_status,
+        old_marks=amendment.old_marks,
+        new_status=amendment.new_status,
+        new_marks=amendment.new_marks,
+        reason=amendment.reason,
+        state=AmendmentState.REQUESTED,
+        requested_by_id=amendment.requested_by_id,
+        requested_at=amendment.requested_at,
+    )
+    w.session.add(duplicate)
+    w.session.flush()
+    return duplicate
+
+
+def test_approval_refused_when_mark_already_equal(results_world):
+    w = results_world
+    publish(w)
+    row = results.roll(w.session, w.sheet)[0]
+    amendment = results.request_amendment(
+        w.session,
+        w.sheet,
+        row.student.id,
+        "5",
+        "Marks were added up wrongly.",
+        actor=w.teacher,
+        now=w.now,
+    )
+    duplicate = duplicate_of(w, amendment)
+    results.decide_amendment(w.session, amendment, True, "", actor=w.head, now=w.now)
+    assert w.sheet.published_version == 2
+    assert results.current_mark(w.session, w.sheet.id, row.student.id) == (
+        MarkStatus.ENTERED,
+        D("5.00"),
+    )
+
+    with pytest.raises(InvalidInput) as refused:
+        results.decide_amendment(w.session, duplicate, True, "", actor=w.head, now=w.now)
+    text = refused.value.message.interpolate()
+    assert row.student.name_en in text
+    assert "already 5" in text
+    assert "identical version" in text
+    assert duplicate.state == AmendmentState.REQUESTED
+    assert w.sheet.published_version == 2
+    # Rejecting the stale request still works.
+    results.decide_amendment(
+        w.session, duplicate, False, "Already applied.", actor=w.head, now=w.now
+    )
+    assert duplicate.state == AmendmentState.REJECTED
+    assert w.sheet.published_version == 2
+
+
 def test_amendment_of_draft_refused(results_world):
     w = results_world
     with pytest.raises(Locked):

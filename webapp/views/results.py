@@ -920,6 +920,13 @@ def _amendment_page(request, *, message=None, comment: str = "", status: int | N
         session, amendment, request.identity
     )
     decider = session.get(User, amendment.decided_by_id) if amendment.decided_by_id else None
+    current_status, current_marks = results.current_mark(
+        session, amendment.sheet_id, amendment.student_id
+    )
+    current_is_old = (current_status, current_marks) == (
+        amendment.old_status,
+        amendment.old_marks,
+    )
     if status is not None:
         request.response.status_int = status
     return {
@@ -930,6 +937,9 @@ def _amendment_page(request, *, message=None, comment: str = "", status: int | N
         "title": sheet_title(request, sheet),
         "old_mark": grading.show_mark(amendment.old_status, amendment.old_marks),
         "new_mark": grading.show_mark(amendment.new_status, amendment.new_marks),
+        "current_mark": grading.show_mark(current_status, current_marks),
+        # A pending request whose mark was changed since it was made, by another amendment.
+        "stale": amendment.state == AmendmentState.REQUESTED and not current_is_old,
         "state_label": AMENDMENT_STATE[amendment.state],
         "decider": decider,
         "may_decide": may_decide,
