@@ -115,7 +115,10 @@ def test_register_reopened_and_corrected(testapp, aw):
     assert corrections is not None
     assert "Absent" in corrections.text
     assert "Late" in corrections.text
-    assert "Corrected 1 time(s)." in " ".join(page.html.find(id="saved-by").text.split())
+    saved_by = " ".join(page.html.find(id="saved-by").text.split())
+    assert "Corrected 1 time(s)." in saved_by
+    assert "04/12/2026 10:00" in saved_by  # 05:00 UTC, shown in Karachi time
+    assert "UTC" not in saved_by
 
 
 def test_leave_without_reason_refused(testapp, aw):
