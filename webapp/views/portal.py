@@ -5,8 +5,6 @@ child is linked to the signed-in guardian. The pages use their own light, mobile
 layout (portal/layout.pt): a child switcher at the top, tabs at the bottom, no scripts.
 """
 
-from zoneinfo import ZoneInfo
-
 from pyramid.httpexceptions import HTTPFound, HTTPNotFound
 from pyramid.response import Response
 from pyramid.settings import asbool
@@ -28,7 +26,6 @@ TABS = (
     ("messages", "portal.messages", _("Messages")),
 )
 
-LOCAL_ZONE = ZoneInfo("Asia/Karachi")
 
 FINDING_TITLES = {
     "hearing": _("Hearing"),
@@ -66,7 +63,7 @@ def portal_values(request, *, title, child=None, tab=None, state=None, **values)
         "tab": tab,
         "tabs": TABS,
         "unread": state.unread,
-        "when": local_moment,
+        "when": calendar.local_clock,
         **values,
     }
 
@@ -79,11 +76,6 @@ def _results_cache(request) -> portal.PublishedResultsCache | None:
     if not asbool(request.registry.settings.get("spets.portal.results_cache", True)):
         return None
     return portal.RESULTS_CACHE
-
-
-def local_moment(moment) -> str:
-    """A UTC instant as a Karachi date and clock time, for the portal's lists."""
-    return moment.astimezone(LOCAL_ZONE).strftime("%d/%m/%Y %H:%M")
 
 
 def _child_name(request) -> str:

@@ -42,7 +42,6 @@ def inbox(request):
     return {
         "page_title": request.t(_("Messages with guardians")),
         "threads": threads.threads_for_staff(request.dbsession, request.identity.user_id),
-        "zone": threads.LOCAL_ZONE,
     }
 
 
@@ -113,7 +112,6 @@ def _thread_page(request, *, portal: bool):
         "thread": thread,
         "messages": threads.thread_messages(session, thread.id),
         "me": request.identity.user_id,
-        "zone": threads.LOCAL_ZONE,
         "export_url": request.route_url(
             "messages.portal_export" if portal else "messages.export", thread_id=thread.id
         ),
@@ -275,7 +273,6 @@ def section_broadcasts(request):
         "section": section,
         "broadcasts": threads.broadcasts_of_section(session, section.id),
         "guardian_count": len(threads.section_guardians(session, section.id)),
-        "zone": threads.LOCAL_ZONE,
     }
 
 
@@ -294,7 +291,6 @@ def broadcast_view(request):
         "author": request.dbsession.get(User, broadcast.author_id),
         "readers": readers,
         "read_count": sum(1 for reader in readers if reader.read_at is not None),
-        "zone": threads.LOCAL_ZONE,
     }
 
 
