@@ -303,7 +303,7 @@ class GuardianStatus:
 
 
 def section_guardian_status(session: Session, section: Section) -> list[GuardianStatus]:
-    """Every guardian of the section's current students, with account and invitation state."""
+    """List every guardian of the section's current students, with account and invitation state."""
     rows = threads.section_guardians(session, section.id)
     ids = [guardian.id for guardian, _students in rows]
     accounts = set(
@@ -826,7 +826,7 @@ class Child:
 
 
 def children_of(session: Session, user_id: int) -> list[Child]:
-    """Every child of every guardian record of the account, once each, by name."""
+    """List every child of every guardian record of the account, once each, by name."""
     from spets.models import Enrollment
 
     rows = session.execute(

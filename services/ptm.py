@@ -326,7 +326,7 @@ def days_for_school(session: Session, school: OrgUnit, since: date) -> list[PtmD
 
 
 def schools_of_day(session: Session, ptm_day: PtmDay, principal: Principal) -> list[OrgUnit]:
-    """The schools under the day's unit where the principal teaches or manages PTMs."""
+    """List the schools under the day's unit where the principal teaches or manages PTMs."""
     unit = ptm_day.org_unit
     return list(
         session.scalars(
@@ -777,7 +777,7 @@ class MinutesSheet:
 
 
 def minutes_sheet(session: Session, task: Task) -> MinutesSheet:
-    """The bookings the teacher of a minutes task had on that day at that school."""
+    """List the bookings the teacher of a minutes task had on that day at that school."""
     if task.kind != CycleKind.PTM_MINUTES:
         raise NotFound(_("not_minutes_task", default="This task has no PTM minutes."))
     first_slot = session.get(PtmSlot, task.target_id)

@@ -791,7 +791,7 @@ def current_mark(
 
 
 def may_decide(session: Session, amendment: Amendment, principal) -> bool:
-    """Whether the principal holds the approver's role over the sheet's school."""
+    """Return whether the principal has the approver's role over the sheet's school."""
     role = approver_role(session, amendment.sheet, amendment.requested_by_id)
     school_path = amendment.sheet.section.school.path
     return any(
@@ -861,7 +861,7 @@ def decide_amendment(
 
 
 def published_marks(session: Session, student_id: int) -> list[tuple[ResultSheet, PublishedMark]]:
-    """The latest published mark of each sheet for a student, oldest exam first."""
+    """Return the latest published mark of each sheet for a student, oldest exam first."""
     latest = (
         select(PublishedMark.sheet_id, func.max(PublishedMark.version).label("version"))
         .where(PublishedMark.student_id == student_id)
@@ -912,7 +912,7 @@ def school_of(sheet: ResultSheet) -> OrgUnit:
 
 
 def _schools_under_grants(principal, roles: tuple[Role, ...]):
-    """A clause keeping sections of schools where the principal holds one of the roles."""
+    """Build a clause that keeps sections of schools where the principal has one of the roles."""
     paths = [grant.org_path for grant in principal.grants if grant.role in roles]
     if not paths:
         return None
@@ -946,7 +946,7 @@ def _refuse_unchanged_mark(session: Session, amendment: Amendment) -> None:
 
 
 def amendments_to_decide(session: Session, principal) -> list[Amendment]:
-    """The requested amendments this principal may approve or reject, oldest first."""
+    """List the requested amendments this principal may approve or reject, oldest first."""
     in_schools = _schools_under_grants(principal, (Role.HEAD_TEACHER, Role.AEO))
     if in_schools is None:
         return []
@@ -980,7 +980,7 @@ def sheets_to_sign_off(session: Session, principal) -> list[ResultSheet]:
 
 
 def amendments_requested_by(session: Session, user_id: int, limit: int = 50) -> list[Amendment]:
-    """The user's own amendment requests, newest first."""
+    """List the user's own amendment requests, newest first."""
     return session.scalars(
         select(Amendment)
         .options(
@@ -993,7 +993,7 @@ def amendments_requested_by(session: Session, user_id: int, limit: int = 50) -> 
 
 
 def sections_of_teacher(session: Session, principal) -> list[Section]:
-    """The sections the principal teaches or is class teacher of, by grade and name."""
+    """List the sections the principal teaches or is class teacher of, by grade and name."""
     section_ids = principal.taught_section_ids | principal.class_section_ids
     if not section_ids:
         return []
@@ -1015,7 +1015,7 @@ class OverviewRow:
 
 
 def section_overview(session: Session, section: Section, locale: str) -> list[OverviewRow]:
-    """Every sheet of the section, and every open result task without a sheet yet."""
+    """List every sheet of the section, and every open result task without a sheet yet."""
     sheets = session.scalars(
         select(ResultSheet).options(*_sheet_loads()).where(ResultSheet.section_id == section.id)
     ).all()
