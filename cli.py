@@ -11,6 +11,7 @@ import click
 from pyramid.paster import get_app, get_appsettings, setup_logging
 
 from spets.db import make_engine, make_session_factory
+from spets.workflows.runtime import SCHOOLS_PER_TASK_RUN
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +276,7 @@ class DateType(click.ParamType):
 @click.option("--to", "last", required=True, type=DateType(), help="Last day to run (included).")
 @click.option(
     "--batch-size",
-    default=500,
+    default=SCHOOLS_PER_TASK_RUN,
     show_default=True,
     type=click.IntRange(min=1),
     help="Schools per task run.",

@@ -249,6 +249,7 @@ def measure_opening(session_factory, now: datetime, results: dict) -> None:
     from spets.models import CycleDefinition, OrgUnit
     from spets.services import cycles
     from spets.services.schedules import TenantCalendar
+    from spets.workflows.runtime import SCHOOLS_PER_TASK_RUN
 
     # The baseline needs a run and a schedule to point at: make them with the services.
     with session_factory() as session:
@@ -289,7 +290,7 @@ def measure_opening(session_factory, now: datetime, results: dict) -> None:
         session.commit()
     with session_factory() as session:
         with timed(results, "open_quarter_tick"):
-            tick = cycles.tick(session, now, batch_size=500)
+            tick = cycles.tick(session, now, batch_size=SCHOOLS_PER_TASK_RUN)
             session.commit()
         results["tick_tasks_created"] = tick.tasks_created
     results["open_ratio_to_insert_select"] = round(
@@ -369,16 +370,21 @@ def measure_sweeps(session_factory, results: dict) -> None:
 
 
 def measure_prefect(session_factory, url: str, now: datetime, results: dict) -> None:
-    """Open the same quarter again, once as a flow run and once by calling the services.
+    """Open the same quarter as a flow run and by calling the services, and split the flow's time.
 
-    The flow run is one Prefect task per batch of 500 schools (34 task runs for 17,000
-    schools). Prefect's overhead is the flow's wall time minus the direct call's, as a
-    share of the flow's; both run on the same data after the tasks are deleted.
+    The flow runs against a Prefect server on PostgreSQL, as at region scale. Each flow run
+    is timed end to end; Prefect's own share is the wall time minus the time its task runs
+    spent in SPeTS code (their `total_run_time` on the server), as a share of the wall time.
+    That split does not depend on PostgreSQL's speed from one run to the next, unlike the
+    difference between a flow run and a direct call, which is also reported.
     """
     import tempfile
 
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
     from spets.services import cycles
     from spets.workflows.cycles import calendar_tick
+    from spets.workflows.runtime import SCHOOLS_PER_TASK_RUN
 
     config = Path(tempfile.mkdtemp()) / "bench.ini"
     config.write_text(
@@ -393,29 +399,58 @@ def measure_prefect(session_factory, url: str, now: datetime, results: dict) -> 
             session.connection().exec_driver_sql("ANALYZE tasks")
             session.commit()
 
-    # Warm up Prefect (the ephemeral server starts on the first flow run) on a day outside
+    def flow_run(name: str, batch_size: int) -> None:
+        clear_tasks()
+        with timed(results, name):
+            state = calendar_tick(
+                now=now, batch_size=batch_size, config=str(config), return_state=True
+            )
+        summary = state.result()
+        in_tasks = _task_seconds(state.state_details.flow_run_id)
+        wall = results[name]
+        results[f"{name}_task_runs"] = summary.batches + 2
+        results[f"{name}_tasks_created"] = summary.tasks_created
+        results[f"{name}_in_task_code"] = round(in_tasks, 3)
+        results[f"{name}_prefect_share"] = round((wall - in_tasks) / wall, 4)
+        print(f"{name + ' Prefect share':<40} {100 * (wall - in_tasks) / wall:>8.2f} %")
+
+    # Warm up Prefect (the temporary server starts on the first flow run) on a day outside
     # every academic year, so the warm-up opens nothing.
-    calendar_tick(now=local(2020, 1, 1, 0, 15), batch_size=500, config=str(config))
-    clear_tasks()
-    with timed(results, "prefect_tick_flow"):
-        summary = calendar_tick(now=now, batch_size=500, config=str(config))
-    results["prefect_tick_flow_batches"] = summary.batches
-    results["prefect_tick_flow_tasks"] = summary.tasks_created
+    calendar_tick(now=local(2020, 1, 1, 0, 15), config=str(config))
+    results["schools_per_task_run"] = SCHOOLS_PER_TASK_RUN
+    flow_run("prefect_tick_flow", SCHOOLS_PER_TASK_RUN)
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        flow_run("prefect_tick_flow_no_heartbeat", SCHOOLS_PER_TASK_RUN)
+        flow_run("prefect_tick_flow_500", 500)
     clear_tasks()
     with session_factory() as session, timed(results, "direct_tick_same_data"):
-        cycles.tick(session, now, batch_size=500)
+        cycles.tick(session, now, batch_size=SCHOOLS_PER_TASK_RUN)
         session.commit()
     flow, direct = results["prefect_tick_flow"], results["direct_tick_same_data"]
-    results["prefect_overhead_share"] = round((flow - direct) / flow, 4)
+    results["flow_minus_direct_share"] = round((flow - direct) / flow, 4)
 
 
-def measure_prefect_noop(results: dict, task_runs: int = 34) -> None:
-    """Time a flow of `task_runs` empty task runs: Prefect's own cost for one tick's batches.
+def _task_seconds(flow_run_id) -> float:
+    """Return the seconds the flow run's task runs spent running, as the Prefect server records."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    Contention on a shared machine moves the flow-minus-direct difference of
-    `measure_prefect` by seconds; this measures the fixed cost alone.
+    with get_client(sync_client=True) as client:
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+    return sum(task_run.total_run_time.total_seconds() for task_run in task_runs)
+
+
+def measure_prefect_noop(results: dict) -> None:
+    """Time flows of empty task runs: Prefect's fixed cost per flow run and per task run.
+
+    Three runs each of 0, 9 and 34 task runs, without heartbeats; the medians are reported.
     """
+    import statistics
+
     from prefect import flow, task
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     @task(name="noop-batch")
     def noop_batch(number: int) -> int:
@@ -425,14 +460,18 @@ def measure_prefect_noop(results: dict, task_runs: int = 34) -> None:
     def noop_tick(count: int) -> int:
         return sum(noop_batch(number) for number in range(count))
 
-    noop_tick(1)  # warm-up: the ephemeral server starts on the first flow run
-    with timed(results, "prefect_noop_flow"):
-        noop_tick(task_runs)
-    results["prefect_noop_task_runs"] = task_runs
-    if "prefect_tick_flow" in results:
-        results["prefect_noop_share_of_tick_flow"] = round(
-            results["prefect_noop_flow"] / results["prefect_tick_flow"], 4
-        )
+    noop_tick(1)  # warm-up: the temporary server starts on the first flow run
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        for task_runs in (0, 9, 34):
+            seconds = []
+            for _ in range(3):
+                start = time.perf_counter()
+                noop_tick(task_runs)
+                seconds.append(time.perf_counter() - start)
+            results[f"prefect_noop_flow_{task_runs}_task_runs"] = round(
+                statistics.median(seconds), 3
+            )
+            print(f"empty flow, {task_runs} task runs {statistics.median(seconds):>18.3f} s")
 
 
 def main() -> None:
@@ -447,7 +486,7 @@ def main() -> None:
     parser.add_argument(
         "--prefect-only",
         action="store_true",
-        help="Only time a flow of 34 empty task runs (no database).",
+        help="Only time flows of empty task runs (no SPeTS database).",
     )
     args = parser.parse_args()
 
@@ -456,16 +495,27 @@ def main() -> None:
 
     from spets.workflows.runtime import quiet_prefect_environment
 
-    # Prefect reads its settings when first imported: set the offline ones before that.
+    # The temporary Prefect server keeps its state in PostgreSQL, as a region's server does.
+    # Prefect reads its settings when first imported: set them before that.
+    prefect_name, prefect_url = create_database()
+    os.environ["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = (
+        sa.engine.make_url(prefect_url)
+        .set(drivername="postgresql+asyncpg")
+        .render_as_string(hide_password=False)
+    )
     quiet_prefect_environment(Path(tempfile.mkdtemp(prefix="spets-bench-prefect-")))
     from spets.db import make_engine, make_session_factory
 
     results: dict = {
         "machine": f"{os.cpu_count()} cores, PostgreSQL on the same host",
         "date": datetime.now(UTC).isoformat(),
+        "prefect_server": "temporary server on PostgreSQL",
     }
     if args.prefect_only:
-        measure_prefect_noop(results)
+        try:
+            measure_prefect_noop(results)
+        finally:
+            drop_database(prefect_name)
         print(json.dumps(results, indent=1, default=str))
         return
     name, url = create_database()
@@ -491,6 +541,7 @@ def main() -> None:
     finally:
         if not args.keep:
             drop_database(name)
+        drop_database(prefect_name)
 
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)

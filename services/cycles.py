@@ -411,10 +411,15 @@ def active_definitions(session: Session) -> list[CycleDefinition]:
     )
 
 
-def schools_of_definition(session: Session, definition: CycleDefinition) -> list[tuple[int, str]]:
-    """Return (id, path) of the active schools the definition covers.
+def schools_of_definition(
+    session: Session,
+    definition: CycleDefinition,
+    id_range: tuple[int, int] | None = None,
+) -> list[tuple[int, str]]:
+    """Return (id, path) of the active schools the definition covers, in the order of their ids.
 
     A school below a more specific definition of the same kind belongs to that one.
+    `id_range` (first, last) keeps the schools whose ids lie between the two, both included.
     """
     unit = session.get(OrgUnit, definition.org_unit_id)
     nested = session.scalars(
@@ -428,15 +433,14 @@ def schools_of_definition(session: Session, definition: CycleDefinition) -> list
             OrgUnit.path != unit.path,
         )
     ).all()
-    rows = session.execute(
-        select(OrgUnit.id, OrgUnit.path)
-        .where(
-            OrgUnit.kind == OrgKind.SCHOOL,
-            OrgUnit.is_active.is_(True),
-            OrgUnit.path.startswith(unit.path, autoescape=True),
-        )
-        .order_by(OrgUnit.id)
-    ).all()
+    query = select(OrgUnit.id, OrgUnit.path).where(
+        OrgUnit.kind == OrgKind.SCHOOL,
+        OrgUnit.is_active.is_(True),
+        OrgUnit.path.startswith(unit.path, autoescape=True),
+    )
+    if id_range is not None:
+        query = query.where(OrgUnit.id.between(*id_range))
+    rows = session.execute(query.order_by(OrgUnit.id)).all()
     return [
         (school_id, path) for school_id, path in rows if not any(path.startswith(n) for n in nested)
     ]

@@ -11,11 +11,12 @@ from datetime import datetime
 from prefect import flow, get_run_logger
 from sqlalchemy import select
 
-from spets.models import CycleRun, OrgUnit
+from spets.models import CycleDefinition, CycleRun, OrgUnit
 from spets.services import cycles
 from spets.services.calendar import local_today
 from spets.workflows.database import database_task
 from spets.workflows.runtime import (
+    SCHOOLS_PER_TASK_RUN,
     batch_size_within,
     chunks,
     get_runtime,
@@ -26,13 +27,19 @@ from spets.workflows.runtime import (
 
 @dataclass
 class OpenRun:
-    """A cycle run that is open today, with the schools its definition covers."""
+    """A cycle run that is open today, with its schools cut into batches of school ids.
+
+    A batch is the (first, last) id of its schools. Task runs carry these two numbers, not
+    the schools: Prefect records every parameter and result of a task run, and lists of
+    17,000 schools cost it about 0.7 s a tick (benchmarks/engine_region.py).
+    """
 
     run_id: int
     definition_id: int
     period_key: str
     created: bool
-    schools: list[tuple[int, str]]
+    schools: int
+    batches: list[tuple[int, int]]
 
 
 @dataclass
@@ -45,11 +52,19 @@ class TickSummary:
     period_keys: list[str] = field(default_factory=list)
 
 
+def _id_ranges(schools: list[tuple[int, str]], size: int) -> list[tuple[int, int]]:
+    return [(batch[0][0], batch[-1][0]) for batch in chunks(schools, size)]
+
+
 @database_task(name="open-cycle-runs")
-def open_cycle_runs(now: datetime, config: str | None) -> list[OpenRun]:
-    """Open the run of every period the calendar calls for today, once, and list its schools."""
+def open_cycle_runs(now: datetime, batch_size: int, config: str | None) -> list[OpenRun]:
+    """Open the run of every period the calendar calls for today, once, and batch its schools.
+
+    Batches hold `batch_size` schools, or more when a flow run would otherwise make more
+    than about MAX_TASK_RUNS task runs.
+    """
     runtime = get_runtime(config)
-    opened = []
+    found = []
     with runtime.session_factory() as session, session.begin():
         for definition in cycles.active_definitions(session):
             tenant = session.get(OrgUnit, definition.tenant_id)
@@ -63,7 +78,13 @@ def open_cycle_runs(now: datetime, config: str | None) -> list[OpenRun]:
                 )
                 run = cycles.open_run(session, definition, period, now)
                 schools = cycles.schools_of_definition(session, definition)
-                opened.append(OpenRun(run.id, definition.id, period.key, existed is None, schools))
+                found.append((run.id, definition.id, period.key, existed is None, schools))
+
+    size = batch_size_within(sum(len(item[4]) for item in found), batch_size)
+    opened = [
+        OpenRun(run_id, definition_id, key, created, len(schools), _id_ranges(schools, size))
+        for run_id, definition_id, key, created, schools in found
+    ]
     logger = get_run_logger()
     for run in opened:
         log_event(
@@ -73,7 +94,8 @@ def open_cycle_runs(now: datetime, config: str | None) -> list[OpenRun]:
             definition_id=run.definition_id,
             period=run.period_key,
             new_run=run.created,
-            schools=len(run.schools),
+            schools=run.schools,
+            batches=len(run.batches),
         )
     return opened
 
@@ -84,22 +106,27 @@ def open_cycle_runs(now: datetime, config: str | None) -> list[OpenRun]:
 def generate_batch(
     run_id: int,
     batch_number: int,
-    schools: list[tuple[int, str]],
+    first_school_id: int,
+    last_school_id: int,
     now: datetime,
     config: str | None,
 ) -> cycles.GenerationResult:
-    """Create the missing tasks of one run for one batch of schools, in one transaction."""
+    """Create the missing tasks of one run for its schools with ids in the range, in one transaction."""
     runtime = get_runtime(config)
     with runtime.session_factory() as session, session.begin():
         run = session.get(CycleRun, run_id)
+        definition = session.get(CycleDefinition, run.definition_id)
+        schools = cycles.schools_of_definition(
+            session, definition, (first_school_id, last_school_id)
+        )
         result = cycles.generate_tasks(session, run, schools, now)
     log_event(
         get_run_logger(),
         "tasks_generated",
         run_id=run_id,
         batch=batch_number,
-        first_school_id=schools[0][0],
-        last_school_id=schools[-1][0],
+        first_school_id=first_school_id,
+        last_school_id=last_school_id,
         schools=result.schools,
         tasks_created=result.created,
         tasks_cancelled=result.cancelled,
@@ -125,7 +152,7 @@ def close_runs(now: datetime, config: str | None) -> int:
 
 @flow(name="calendar-tick")
 def calendar_tick(
-    now: datetime | None = None, batch_size: int = 500, config: str | None = None
+    now: datetime | None = None, batch_size: int = SCHOOLS_PER_TASK_RUN, config: str | None = None
 ) -> TickSummary:
     """Open and close cycle runs on the term calendar's dates and generate their tasks in batches.
 
@@ -133,13 +160,12 @@ def calendar_tick(
     """
     now = resolve_now(now)
     summary = TickSummary()
-    runs = open_cycle_runs(now, config)
-    size = batch_size_within(sum(len(run.schools) for run in runs), batch_size)
+    runs = open_cycle_runs(now, batch_size, config)
     for run in runs:
         summary.runs_opened += int(run.created)
         summary.period_keys.append(run.period_key)
-        for number, batch in enumerate(chunks(run.schools, size), start=1):
-            result = generate_batch(run.run_id, number, batch, now, config)
+        for number, (first, last) in enumerate(run.batches, start=1):
+            result = generate_batch(run.run_id, number, first, last, now, config)
             summary.tasks_created += result.created
             summary.tasks_cancelled += result.cancelled
             summary.batches += 1

@@ -19,6 +19,7 @@ from spets.models import PENDING_STATES, Task
 from spets.services import engine
 from spets.workflows.database import database_task
 from spets.workflows.runtime import (
+    SCHOOLS_PER_TASK_RUN,
     batch_size_within,
     chunks,
     get_runtime,
@@ -38,45 +39,62 @@ class SweepSummary:
     unreachable: int = 0
 
 
-def _schools_with_due_steps(session: Session, column, now: datetime) -> list[int]:
+def _schools_with_due_steps(
+    session: Session, column, now: datetime, id_range: tuple[int, int] | None = None
+) -> list[int]:
     """Return the ids of schools with a pending task whose next step (`column`) has come.
 
     The condition repeats the one the sweep applies, so no school with work is left out.
+    `id_range` (first, last) keeps the schools whose ids lie between the two, both included.
     """
-    return list(
-        session.scalars(
-            select(Task.school_id)
-            .where(column <= now, Task.state.in_(PENDING_STATES))
-            .distinct()
-            .order_by(Task.school_id)
-        )
-    )
+    query = select(Task.school_id).where(column <= now, Task.state.in_(PENDING_STATES))
+    if id_range is not None:
+        query = query.where(Task.school_id.between(*id_range))
+    return list(session.scalars(query.distinct().order_by(Task.school_id)))
+
+
+STEP_COLUMNS = {"reminder": Task.next_reminder_at, "escalation": Task.next_escalation_at}
+
+
+@dataclass
+class DueSchools:
+    """The schools with steps that have come, cut into batches of (first, last) school id.
+
+    Task runs carry the two ids of their batch, not the schools' list: Prefect records every
+    parameter and result of a task run (see OpenRun in workflows/cycles.py).
+    """
+
+    schools: int
+    batches: list[tuple[int, int]]
 
 
 @database_task(name="find-schools-due")
-def find_schools_due(step: str, now: datetime, config: str | None) -> list[int]:
-    """Return the schools with reminders (`step="reminder"`) or escalations that have come."""
-    column = {"reminder": Task.next_reminder_at, "escalation": Task.next_escalation_at}[step]
+def find_schools_due(step: str, now: datetime, batch_size: int, config: str | None) -> DueSchools:
+    """Find the schools with reminders (`step="reminder"`) or escalations that have come."""
     with get_runtime(config).session_factory() as session:
-        return _schools_with_due_steps(session, column, now)
+        school_ids = _schools_with_due_steps(session, STEP_COLUMNS[step], now)
+    size = batch_size_within(len(school_ids), batch_size)
+    batches = [(batch[0], batch[-1]) for batch in chunks(school_ids, size)]
+    return DueSchools(len(school_ids), batches)
 
 
 def _sweep(
     sweep: Callable[..., engine.SweepResult],
-    event: str,
+    step: str,
     batch_number: int,
-    school_ids: list[int],
+    id_range: tuple[int, int],
     now: datetime,
     config: str | None,
 ) -> engine.SweepResult:
     with get_runtime(config).session_factory() as session, session.begin():
+        school_ids = _schools_with_due_steps(session, STEP_COLUMNS[step], now, id_range)
         result = sweep(session, now, school_ids=school_ids)
     log_event(
         get_run_logger(),
-        event,
+        f"{step}s_swept",
         batch=batch_number,
-        first_school_id=school_ids[0],
-        last_school_id=school_ids[-1],
+        first_school_id=id_range[0],
+        last_school_id=id_range[1],
         schools=len(school_ids),
         steps=result.steps,
         tasks=result.tasks,
@@ -86,20 +104,20 @@ def _sweep(
 
 @database_task(name="sweep-reminders", task_run_name="sweep-reminders-batch-{batch_number}")
 def sweep_reminder_batch(
-    batch_number: int, school_ids: list[int], now: datetime, config: str | None
+    batch_number: int, first_school_id: int, last_school_id: int, now: datetime, config: str | None
 ) -> engine.SweepResult:
-    """Record the reminders that have come for one batch of schools."""
-    return _sweep(engine.sweep_reminders, "reminders_swept", batch_number, school_ids, now, config)
+    """Record the reminders that have come for the schools with ids in the range."""
+    id_range = (first_school_id, last_school_id)
+    return _sweep(engine.sweep_reminders, "reminder", batch_number, id_range, now, config)
 
 
 @database_task(name="sweep-escalations", task_run_name="sweep-escalations-batch-{batch_number}")
 def sweep_escalation_batch(
-    batch_number: int, school_ids: list[int], now: datetime, config: str | None
+    batch_number: int, first_school_id: int, last_school_id: int, now: datetime, config: str | None
 ) -> engine.SweepResult:
-    """Record the escalation levels that have come for one batch of schools."""
-    return _sweep(
-        engine.sweep_escalations, "escalations_swept", batch_number, school_ids, now, config
-    )
+    """Record the escalation levels that have come for the schools with ids in the range."""
+    id_range = (first_school_id, last_school_id)
+    return _sweep(engine.sweep_escalations, "escalation", batch_number, id_range, now, config)
 
 
 @database_task(name="queue-reminder-digests")
@@ -149,18 +167,17 @@ def _add_digest(summary: SweepSummary, digest: engine.DigestResult) -> None:
 
 @flow(name="send-reminders")
 def send_reminders(
-    now: datetime | None = None, batch_size: int = 500, config: str | None = None
+    now: datetime | None = None, batch_size: int = SCHOOLS_PER_TASK_RUN, config: str | None = None
 ) -> SweepSummary:
     """Record the reminders that have come, batch by batch, then queue one digest per teacher.
 
     `now` defaults to the time the flow starts; `config` to $SPETS_CONFIG or development.ini.
     """
     now = resolve_now(now)
-    school_ids = find_schools_due("reminder", now, config)
-    summary = SweepSummary(schools=len(school_ids))
-    size = batch_size_within(len(school_ids), batch_size)
-    for number, batch in enumerate(chunks(school_ids, size), start=1):
-        _add(summary, sweep_reminder_batch(number, batch, now, config))
+    due = find_schools_due("reminder", now, batch_size, config)
+    summary = SweepSummary(schools=due.schools)
+    for number, (first, last) in enumerate(due.batches, start=1):
+        _add(summary, sweep_reminder_batch(number, first, last, now, config))
     _add_digest(summary, queue_reminder_digests(now, config))
     log_event(get_run_logger(), "send_reminders_done", now=now.isoformat(), **vars(summary))
     return summary
@@ -168,18 +185,17 @@ def send_reminders(
 
 @flow(name="escalate")
 def escalate(
-    now: datetime | None = None, batch_size: int = 500, config: str | None = None
+    now: datetime | None = None, batch_size: int = SCHOOLS_PER_TASK_RUN, config: str | None = None
 ) -> SweepSummary:
     """Record the escalation levels that have come, batch by batch, then queue one digest per supervisor.
 
     `now` defaults to the time the flow starts; `config` to $SPETS_CONFIG or development.ini.
     """
     now = resolve_now(now)
-    school_ids = find_schools_due("escalation", now, config)
-    summary = SweepSummary(schools=len(school_ids))
-    size = batch_size_within(len(school_ids), batch_size)
-    for number, batch in enumerate(chunks(school_ids, size), start=1):
-        _add(summary, sweep_escalation_batch(number, batch, now, config))
+    due = find_schools_due("escalation", now, batch_size, config)
+    summary = SweepSummary(schools=due.schools)
+    for number, (first, last) in enumerate(due.batches, start=1):
+        _add(summary, sweep_escalation_batch(number, first, last, now, config))
     _add_digest(summary, queue_escalation_digests(now, config))
     log_event(get_run_logger(), "escalate_done", now=now.isoformat(), **vars(summary))
     return summary

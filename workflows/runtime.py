@@ -34,6 +34,11 @@ SCHEDULE_ZONE = "Asia/Karachi"
 # larger batches instead.
 MAX_TASK_RUNS = 1000
 
+# Schools per task run in the engine's flows. Prefect spends about 10 to 20 ms on each task
+# run and 0.2 to 0.5 s on each flow run (benchmarks/engine_region.py); with 2,000 schools
+# a tick over South Punjab's 17,000 schools makes 9 batches of about 94,000 tasks each.
+SCHOOLS_PER_TASK_RUN = 2000
+
 # Tasks that write to the database retry twice when the database reports a conflict: a
 # locked SQLite file, a PostgreSQL serialization failure, or a row an overlapping run
 # inserted first. Every write is idempotent, so a retry repeats no effect.

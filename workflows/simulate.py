@@ -17,7 +17,7 @@ from spets.models import CycleDefinition
 from spets.workflows.cycles import TickSummary, calendar_tick
 from spets.workflows.engine import SweepSummary, escalate, send_reminders
 from spets.workflows.messaging import DeliverySummary, deliver_outbox
-from spets.workflows.runtime import SCHEDULE_ZONE, get_runtime
+from spets.workflows.runtime import SCHEDULE_ZONE, SCHOOLS_PER_TASK_RUN, get_runtime
 
 TICK_AT = time(0, 15)
 ESCALATE_AT = time(0, 30)
@@ -101,7 +101,7 @@ def simulate_day(
     hours: list[int],
     summary: SimulationSummary,
     *,
-    batch_size: int = 500,
+    batch_size: int = SCHOOLS_PER_TASK_RUN,
     config: str | None = None,
 ) -> None:
     """Run one day's flows in time order and add their results to `summary`."""
