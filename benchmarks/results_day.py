@@ -10,19 +10,20 @@ B of grades 9 and 10 and `--students` students per section (40), each student wi
 guardian who has a portal account. Every section has six subjects with a published
 monthly-assessment sheet and a seventh sheet still in draft.
 
-It then serves the app with waitress (`--threads` threads, 8 like production.ini) in a
-separate process, signs in `--guardians` guardians (200) and, with `--concurrency` (50)
-keep-alive connections from an asyncio client in this process, requests for `--duration`
-seconds (20, after `--warmup` seconds) each of:
+It then serves the app with waitress (`--threads` threads, 8 like production.ini) from
+one server process, then from two (`--processes 1 2`; the processes share one listening
+socket), signs in `--guardians` guardians (200) and, with `--concurrency` (50) keep-alive
+connections from an asyncio client in this process, requests for `--duration` seconds
+(20, after `--warmup` seconds) each of:
 
 - the baseline: a bare Pyramid view returning "hello", served by the same waitress
-  process next to the app, without the app's tweens, session or database;
+  server next to the app, without the app's tweens, session or database;
 - the results page of a random signed-in guardian's child, with the results cache off
   (the server is started with spets.portal.results_cache = false);
-- the same page with the cache on, in a second server process.
+- the same page with the cache on, from a server started afresh.
 
 Each measurement reports requests per second and the 50th and 99th percentile latency,
-and the ratio of each to the baseline measured in the same server process. It prints a
+and the ratio of each to the baseline measured on the same server. It prints a
 table, writes benchmarks/results/results_day.json and drops the database, also when a
 run fails.
 """
@@ -34,6 +35,7 @@ import os
 import platform
 import random
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -402,8 +404,15 @@ def write_config(url: str, folder: Path, cache: bool) -> Path:
     return path
 
 
-def serve(config: str, port: int, threads: int) -> None:
-    """Serve the app and a bare Pyramid hello view from one waitress process."""
+def serve(config: str, port: int, threads: int, processes: int) -> None:
+    """Serve the app and a bare Pyramid hello view from `processes` waitress processes.
+
+    The processes share one listening socket, opened before they fork, and the kernel
+    hands each new connection to one of them: one process per core, as a server with
+    several cores would run the app.
+    """
+    import socket
+
     import waitress
     from pyramid.config import Configurator
     from pyramid.paster import get_appsettings
@@ -427,10 +436,16 @@ def serve(config: str, port: int, threads: int) -> None:
             return bare(environ, start_response)
         return app(environ, start_response)
 
-    waitress.serve(dispatch, host="127.0.0.1", port=port, threads=threads, _quiet=True)
+    listener = socket.create_server(("127.0.0.1", port), backlog=1024)
+    for _ in range(processes - 1):
+        if os.fork() == 0:
+            break
+    waitress.serve(dispatch, sockets=[listener], threads=threads, _quiet=True)
 
 
-def start_server(config: Path, port: int, threads: int, url: str) -> subprocess.Popen:
+def start_server(
+    config: Path, port: int, threads: int, processes: int, url: str
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "SPETS_DATABASE_URL": url,
@@ -447,9 +462,13 @@ def start_server(config: Path, port: int, threads: int, url: str) -> subprocess.
             str(port),
             "--threads",
             str(threads),
+            "--processes",
+            str(processes),
         ],
         env=env,
         cwd=ROOT,
+        # A session of its own, so that stopping the server stops every forked process.
+        start_new_session=True,
     )
     import httpx
 
@@ -460,7 +479,7 @@ def start_server(config: Path, port: int, threads: int, url: str) -> subprocess.
                 return process
         except httpx.HTTPError:
             time.sleep(0.3)
-    process.terminate()
+    stop_server(process)
     raise RuntimeError(f"the server on port {port} did not answer within 60 s")
 
 
@@ -550,9 +569,16 @@ def measure(port, requests, concurrency, warmup, duration) -> dict:
     }
 
 
-def run_mode(url, folder, cache, args, guardians) -> dict:
-    port = args.port + (1 if cache else 0)
-    server = start_server(write_config(url, folder, cache), port, args.threads, url)
+def stop_server(server: subprocess.Popen) -> None:
+    """Stop the server and every process it forked."""
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+
+
+def run_mode(url, folder, cache, processes, args, guardians) -> dict:
+    port = args.port + 2 * (processes - 1) + (1 if cache else 0)
+    config = write_config(url, folder, cache)
+    server = start_server(config, port, args.threads, processes, url)
     try:
         rng = random.Random(SEED)
         chosen = rng.sample(guardians, min(args.guardians, len(guardians)))
@@ -573,8 +599,7 @@ def run_mode(url, folder, cache, args, guardians) -> dict:
         print("  results page ...", flush=True)
         page = measure(port, results_request, args.concurrency, args.warmup, args.duration)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
     return {
         "bare": bare,
         "results_page": page,
@@ -611,6 +636,7 @@ def main() -> None:
     server_parser.add_argument("--config", required=True)
     server_parser.add_argument("--port", type=int, required=True)
     server_parser.add_argument("--threads", type=int, default=8)
+    server_parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL, help="PostgreSQL admin URL")
     parser.add_argument("--schools", type=int, default=20, help="schools to generate")
     parser.add_argument("--students", type=int, default=40, help="students per section")
@@ -619,11 +645,18 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5, help="seconds before recording")
     parser.add_argument("--duration", type=float, default=20, help="seconds recorded")
     parser.add_argument("--threads", type=int, default=8, help="waitress threads")
-    parser.add_argument("--port", type=int, default=6591, help="first of two ports used")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="server processes; each count is measured in turn (1 and 2)",
+    )
+    parser.add_argument("--port", type=int, default=6591, help="first of the ports used")
     parser.add_argument("--output", type=Path, default=RESULTS_PATH)
     args = parser.parse_args()
     if args.command == "serve":
-        serve(args.config, args.port, args.threads)
+        serve(args.config, args.port, args.threads, args.processes)
         return
 
     url = create_database(args.admin_url)
@@ -643,9 +676,14 @@ def main() -> None:
                 },
                 "students": len(guardians),
             }
-            for mode, cache in (("uncached", False), ("cached", True)):
-                print(f"Measuring the results page {mode} ...", flush=True)
-                report[mode] = run_mode(url, Path(folder), cache, args, guardians)
+            report["runs"] = {}
+            for processes in args.processes:
+                for mode, cache in (("uncached", False), ("cached", True)):
+                    name = f"{mode}, {processes} process{'es' if processes > 1 else ''}"
+                    print(f"Measuring the results page {name} ...", flush=True)
+                    report["runs"][name] = run_mode(
+                        url, Path(folder), cache, processes, args, guardians
+                    )
             report["load_average_after"] = os.getloadavg()
     finally:
         drop_database(args.admin_url, url)
@@ -653,16 +691,15 @@ def main() -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
     print()
-    print(f"{'run':<10} {'view':<14} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}")
-    for mode in ("uncached", "cached"):
-        result = report[mode]
+    print(f"{'run':<24} {'view':<14} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}")
+    for mode, result in report["runs"].items():
         for name, row in (
             ("bare Pyramid", result["bare"]),
             ("results page", result["results_page"]),
         ):
             ratio = result["rps_ratio"] if name == "results page" else 1.0
             print(
-                f"{mode:<10} {name:<14} {row['rps']:>8} {row['p50_ms']:>8} {row['p99_ms']:>8} "
+                f"{mode:<24} {name:<14} {row['rps']:>8} {row['p50_ms']:>8} {row['p99_ms']:>8} "
                 f"{ratio:>6}"
             )
     print(f"\nWritten to {args.output}")

@@ -14,6 +14,7 @@ counted per phone number, per invitation code and per client address in the
 while, and every answer reads the same whether or not the number has an account.
 """
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Integer, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from spets.i18n import _, normalize_digits, translate
@@ -855,15 +856,26 @@ def child_link(
     One query; None when the account reaches no such student.
     """
     row = session.execute(
+        _child_link_statement(), {"user_id": user_id, "student_id": student_id}
+    ).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
+@functools.cache
+def _child_link_statement():
+    """Built once: every portal page runs it with its own `user_id` and `student_id`."""
+    return (
         select(Student, StudentGuardian, Guardian)
         .join(StudentGuardian, StudentGuardian.student_id == Student.id)
         .join(Guardian, Guardian.id == StudentGuardian.guardian_id)
         .join(GuardianAccount, GuardianAccount.guardian_id == Guardian.id)
-        .where(Student.id == student_id, GuardianAccount.user_id == user_id)
+        .where(
+            Student.id == bindparam("student_id", type_=Integer),
+            GuardianAccount.user_id == bindparam("user_id", type_=Integer),
+        )
         .order_by(StudentGuardian.id)
         .limit(1)
-    ).first()
-    return (row[0], row[1], row[2]) if row else None
+    )
 
 
 def link_of(session: Session, user_id: int, student_id: int) -> StudentGuardian | None:

@@ -12,6 +12,7 @@ every read, and rebuilds on any difference, so an approved amendment shows on th
 request in every web process.
 """
 
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -19,14 +20,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from spets.models import (
+    AcademicYear,
     AuditAction,
     BehaviourRubric,
     BroadcastRecipient,
     CorrectionState,
+    ExamWindow,
     FamilyCorrection,
     GradeBand,
     GuardianAccount,
@@ -36,6 +39,7 @@ from spets.models import (
     PublishedMark,
     ResultSheet,
     Student,
+    Subject,
     Task,
     TaskState,
     ThreadMessage,
@@ -167,7 +171,7 @@ class ExamResults:
 Fingerprint = tuple[int, ...]
 
 
-def _fingerprint_columns(student_id: int, tenant_id: int) -> list:
+def _fingerprint_columns(student_id, tenant_id) -> list:
     """Scalar subqueries that identify the published state of a student's results.
 
     The count of the student's published sheets and the sum of their published versions:
@@ -193,7 +197,7 @@ def _fingerprint_columns(student_id: int, tenant_id: int) -> list:
     ]
 
 
-def _unread_columns(user_id: int) -> list:
+def _unread_columns(user_id) -> list:
     """Scalar subqueries counting the account's unread thread messages and broadcasts."""
     guardian_ids = select(GuardianAccount.guardian_id).where(GuardianAccount.user_id == user_id)
     return [
@@ -222,53 +226,120 @@ class PageState:
     fingerprint: Fingerprint | None = None
 
 
+_USER_ID = bindparam("user_id", type_=Integer)
+_STUDENT_ID = bindparam("student_id", type_=Integer)
+_TENANT_ID = bindparam("tenant_id", type_=Integer)
+
+
+@functools.cache
+def _page_state_statement(with_student: bool):
+    """Built once per shape: every portal page runs it with its own bound parameters."""
+    columns = _unread_columns(_USER_ID)
+    if with_student:
+        columns += _fingerprint_columns(_STUDENT_ID, _TENANT_ID)
+    return select(*columns)
+
+
+@functools.cache
+def _fingerprint_statement():
+    return select(*_fingerprint_columns(_STUDENT_ID, _TENANT_ID))
+
+
 def page_state(session: Session, user_id: int, student: Student | None = None) -> PageState:
     """Read the unread count and, for a student, the fingerprint of their published results."""
-    columns = _unread_columns(user_id)
+    parameters = {"user_id": user_id}
     if student is not None:
-        columns += _fingerprint_columns(student.id, student.tenant_id)
-    row = session.execute(select(*columns)).one()
+        parameters |= {"student_id": student.id, "tenant_id": student.tenant_id}
+    row = session.execute(_page_state_statement(student is not None), parameters).one()
     fingerprint = tuple(int(value) for value in row[2:]) if student is not None else None
     return PageState(int(row[0]) + int(row[1]), fingerprint)
 
 
 def results_fingerprint(session: Session, student: Student) -> Fingerprint:
     """The fingerprint alone, for callers that need no unread count."""
-    row = session.execute(select(*_fingerprint_columns(student.id, student.tenant_id))).one()
+    parameters = {"student_id": student.id, "tenant_id": student.tenant_id}
+    row = session.execute(_fingerprint_statement(), parameters).one()
     return tuple(int(value) for value in row)
+
+
+@functools.cache
+def _results_statement():
+    """The columns of a student's newest published marks, oldest exam first; built once.
+
+    Plain columns, not entities: the results page needs no objects to change, and this
+    is the statement every uncached results page runs.
+    """
+    student_id = _STUDENT_ID
+    latest = (
+        select(PublishedMark.sheet_id, func.max(PublishedMark.version).label("version"))
+        .where(PublishedMark.student_id == student_id)
+        .group_by(PublishedMark.sheet_id)
+        .subquery()
+    )
+    return (
+        select(
+            ExamWindow.id.label("exam_id"),
+            ExamWindow.name_en.label("exam_en"),
+            ExamWindow.name_ur.label("exam_ur"),
+            ExamWindow.starts_on,
+            AcademicYear.label.label("year_label"),
+            Subject.name_en.label("subject_en"),
+            Subject.name_ur.label("subject_ur"),
+            ResultSheet.max_marks,
+            ResultSheet.pass_marks,
+            PublishedMark.status,
+            PublishedMark.marks,
+        )
+        .join(PublishedMark, PublishedMark.sheet_id == ResultSheet.id)
+        .join(
+            latest,
+            (latest.c.sheet_id == PublishedMark.sheet_id)
+            & (latest.c.version == PublishedMark.version),
+        )
+        .join(ExamWindow, ExamWindow.id == ResultSheet.exam_window_id)
+        .join(AcademicYear, AcademicYear.id == ExamWindow.academic_year_id)
+        .join(Subject, Subject.id == ResultSheet.subject_id)
+        .where(PublishedMark.student_id == student_id)
+        .order_by(ExamWindow.starts_on, ResultSheet.subject_id)
+    )
+
+
+def _in_locale(english: str, urdu: str | None, locale: str) -> str:
+    return urdu if locale == "ur" and urdu else english
 
 
 def load_results(session: Session, student: Student, locale: str) -> list[ExamResults]:
     """Read the student's published marks, grouped by exam in the order the exams came."""
-    published = results.published_marks(session, student.id)
-    if not published:
+    rows = session.execute(_results_statement(), {"student_id": student.id}).all()
+    if not rows:
         return []
     bands = results.bands_of(session, student.tenant_id)
+
     exams: dict[int, tuple[str, date, str, list[ResultLine]]] = {}
-    for sheet, mark in published:
-        if mark.status == MarkStatus.MISSING:
+    for row in rows:
+        if row.status == MarkStatus.MISSING:
             continue
         percent = grade = passed = None
-        if mark.status == MarkStatus.ENTERED:
-            percent = grading.percent(mark.marks, sheet.max_marks)
+        if row.status == MarkStatus.ENTERED:
+            percent = grading.percent(row.marks, row.max_marks)
             grade = grading.grade_for(percent, bands).grade
-            passed = mark.marks >= sheet.pass_marks
-        window = sheet.exam_window
+            passed = row.marks >= row.pass_marks
         entry = exams.setdefault(
-            window.id,
-            (window.name(locale), window.starts_on, window.academic_year.label, []),
+            row.exam_id,
+            (_in_locale(row.exam_en, row.exam_ur, locale), row.starts_on, row.year_label, []),
         )
         entry[3].append(
             ResultLine(
-                subject=sheet.subject.name(locale),
-                mark=grading.show_mark(mark.status, mark.marks),
-                max_marks=grading.show_mark(MarkStatus.ENTERED, sheet.max_marks),
+                subject=_in_locale(row.subject_en, row.subject_ur, locale),
+                mark=grading.show_mark(row.status, row.marks),
+                max_marks=grading.show_mark(MarkStatus.ENTERED, row.max_marks),
                 percent=percent,
                 grade=grade or "",
                 passed=passed,
-                absent=mark.status == MarkStatus.ABSENT,
+                absent=row.status == MarkStatus.ABSENT,
             )
         )
+
     ordered = sorted(exams.values(), key=lambda item: item[1])
     return [
         ExamResults(name, starts_on, year_label, tuple(lines))

@@ -7,13 +7,14 @@ is audited, and a change is made only by an approved amendment, which publishes 
 version and keeps the earlier ones.
 """
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Integer, bindparam, delete, func, insert, literal, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from spets.forms import vocab
 from spets.i18n import TranslationString, _
@@ -69,10 +70,15 @@ STALE_SHEET = _(
 
 
 def bands_of(session: Session, tenant_id: int) -> list[grading.Band]:
-    rows = session.scalars(select(GradeBand).where(GradeBand.tenant_id == tenant_id)).all()
+    rows = session.scalars(_bands_statement(), {"tenant_id": tenant_id}).all()
     if not rows:
         return grading.default_bands()
     return [grading.Band(row.grade, row.min_percent, row.passing) for row in rows]
+
+
+@functools.cache
+def _bands_statement():
+    return select(GradeBand).where(GradeBand.tenant_id == bindparam("tenant_id", type_=Integer))
 
 
 def save_grade_scale(
@@ -862,13 +868,21 @@ def decide_amendment(
 
 def published_marks(session: Session, student_id: int) -> list[tuple[ResultSheet, PublishedMark]]:
     """Return the latest published mark of each sheet for a student, oldest exam first."""
+    rows = session.execute(_published_marks_statement(), {"student_id": student_id}).all()
+    return [(sheet, mark) for sheet, mark in rows]
+
+
+@functools.cache
+def _published_marks_statement():
+    """Built once: the portal runs it on every uncached results page, bound to `student_id`."""
+    student_id = bindparam("student_id", type_=Integer)
     latest = (
         select(PublishedMark.sheet_id, func.max(PublishedMark.version).label("version"))
         .where(PublishedMark.student_id == student_id)
         .group_by(PublishedMark.sheet_id)
         .subquery()
     )
-    rows = session.execute(
+    return (
         select(ResultSheet, PublishedMark)
         .join(PublishedMark, PublishedMark.sheet_id == ResultSheet.id)
         .join(
@@ -877,11 +891,14 @@ def published_marks(session: Session, student_id: int) -> list[tuple[ResultSheet
             & (latest.c.version == PublishedMark.version),
         )
         .join(ExamWindow, ExamWindow.id == ResultSheet.exam_window_id)
-        .options(selectinload(ResultSheet.exam_window), selectinload(ResultSheet.subject))
+        # Many-to-one joins: the sheets' exams, years and subjects come in the same statement.
+        .options(
+            joinedload(ResultSheet.exam_window).joinedload(ExamWindow.academic_year),
+            joinedload(ResultSheet.subject),
+        )
         .where(PublishedMark.student_id == student_id)
         .order_by(ExamWindow.starts_on, ResultSheet.subject_id)
-    ).all()
-    return [(sheet, mark) for sheet, mark in rows]
+    )
 
 
 def sheet_history(

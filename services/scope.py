@@ -7,11 +7,27 @@ what teaching or being class teacher of a section grants over that section's stu
 into SQL so lists never load what the user may not see.
 """
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    false,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased
 
 from spets.models import (
@@ -315,14 +331,38 @@ class Principal:
         return [g.org_path for g in self.grants]
 
 
-def load_principal(session: Session, user_id: int, today: date) -> Principal | None:
-    """Return the principal for an active user, or None for an unknown or disabled one."""
-    user = session.get(User, user_id)
-    if user is None or not user.is_active:
-        return None
+# The kinds of row `load_principal` reads in its one statement.
+_USER_ROW, _GRANT_ROW, _TAUGHT_ROW, _CLASS_ROW = 0, 1, 2, 3
 
-    grant_rows = session.execute(
-        select(RoleAssignment.role, OrgUnit.id, OrgUnit.path)
+
+@functools.cache
+def _principal_statement():
+    """One UNION ALL over the account, its grants and its sections valid on `today`.
+
+    Every request loads the principal, so it is one round trip, not four. Each row is
+    (kind, number, text, detail, locale): the account row carries the tenant id, the user
+    name, the display name and the language; a grant row the org unit's id, its path and
+    the role; a section row the section id. Built once: the values are the bound
+    parameters `user_id` and `today`.
+    """
+    user_id = bindparam("user_id", type_=Integer)
+    today = bindparam("today", type_=Date)
+    current_year = and_(AcademicYear.starts_on <= today, AcademicYear.ends_on >= today)
+    account = select(
+        literal(_USER_ROW).label("kind"),
+        User.tenant_id.label("number"),
+        User.username.label("text"),
+        User.display_name.label("detail"),
+        User.locale.label("locale"),
+    ).where(User.id == user_id, User.is_active.is_(True))
+    grants = (
+        select(
+            literal(_GRANT_ROW),
+            OrgUnit.id,
+            OrgUnit.path,
+            cast(RoleAssignment.role, String),
+            null(),
+        )
         .join(OrgUnit, OrgUnit.id == RoleAssignment.org_unit_id)
         .where(
             RoleAssignment.user_id == user_id,
@@ -330,12 +370,9 @@ def load_principal(session: Session, user_id: int, today: date) -> Principal | N
             or_(RoleAssignment.valid_to.is_(None), RoleAssignment.valid_to >= today),
             OrgUnit.is_active.is_(True),
         )
-    ).all()
-    grants = tuple(Grant(role, unit_id, path) for role, unit_id, path in grant_rows)
-
-    current_year = and_(AcademicYear.starts_on <= today, AcademicYear.ends_on >= today)
-    taught = session.scalars(
-        select(TeachingAssignment.section_id)
+    )
+    taught = (
+        select(literal(_TAUGHT_ROW), TeachingAssignment.section_id, null(), null(), null())
         .join(Section, Section.id == TeachingAssignment.section_id)
         .join(AcademicYear, AcademicYear.id == Section.academic_year_id)
         .where(
@@ -344,22 +381,34 @@ def load_principal(session: Session, user_id: int, today: date) -> Principal | N
             or_(TeachingAssignment.valid_to.is_(None), TeachingAssignment.valid_to >= today),
             current_year,
         )
-    ).all()
-    class_sections = session.scalars(
-        select(Section.id)
+    )
+    class_sections = (
+        select(literal(_CLASS_ROW), Section.id, null(), null(), null())
         .join(AcademicYear, AcademicYear.id == Section.academic_year_id)
         .where(Section.class_teacher_id == user_id, current_year)
-    ).all()
+    )
+    return union_all(account, grants, taught, class_sections)
 
+
+def load_principal(session: Session, user_id: int, today: date) -> Principal | None:
+    """Return the principal for an active user, or None for an unknown or disabled one."""
+    rows = session.execute(_principal_statement(), {"user_id": user_id, "today": today}).all()
+    account = next((row for row in rows if row.kind == _USER_ROW), None)
+    if account is None:
+        return None
+
+    grants = tuple(
+        Grant(Role(row.detail), row.number, row.text) for row in rows if row.kind == _GRANT_ROW
+    )
     return Principal(
-        user_id=user.id,
-        tenant_id=user.tenant_id,
-        username=user.username,
-        display_name=user.display_name,
-        locale=user.locale,
+        user_id=user_id,
+        tenant_id=account.number,
+        username=account.text,
+        display_name=account.detail,
+        locale=account.locale,
         grants=grants,
-        taught_section_ids=frozenset(taught),
-        class_section_ids=frozenset(class_sections),
+        taught_section_ids=frozenset(r.number for r in rows if r.kind == _TAUGHT_ROW),
+        class_section_ids=frozenset(r.number for r in rows if r.kind == _CLASS_ROW),
         roles=frozenset(g.role for g in grants),
     )
 

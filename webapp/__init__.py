@@ -11,8 +11,9 @@ def main(global_config, **settings):
     settings = coerce_settings(global_config, settings)
     messaging.set_base_url(settings["spets.base_url"])
     with Configurator(settings=settings) as config:
-        # Chameleon templates, with translations taken from the request's locale.
-        config.include("pyramid_chameleon")
+        # Chameleon templates, with translations taken from the request's locale, compiled
+        # one at a time.
+        config.include("spets.webapp.rendering")
 
         # A database session per request, committed or rolled back by pyramid_tm.
         config.include("spets.webapp.database")

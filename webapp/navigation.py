@@ -79,12 +79,19 @@ def unread_count(request) -> int:
 @subscriber(BeforeRender)
 def add_navigation(event):
     request = event.get("request")
-    if request is not None:
+    if request is None:
+        return
+    values = event.rendering_val if isinstance(event.rendering_val, dict) else {}
+    if values.get("portal_page"):
+        # The portal's own layout has no staff menu and counts unread messages itself.
+        event["nav_items"] = []
+        event["unread_count"] = 0
+    else:
         event["nav_items"] = visible_items(request)
-        event["planned_title"] = PLANNED_TITLE
         # Profile panels render their own templates: the request counts once for all of them.
         event["unread_count"] = request.unread_count
-        event["local_clock"] = calendar.local_clock
+    event["planned_title"] = PLANNED_TITLE
+    event["local_clock"] = calendar.local_clock
 
 
 def includeme(config):

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from builders import PASSWORD, SYSTEM
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from spets.models import (
     Channel,
@@ -848,3 +848,30 @@ def test_attendance_page_of_child_in_other_school(testapp, family):
     page = testapp.get(f"/portal/children/{family.zainab.id}/attendance")
     assert page.html.find(id="attendance-summary") is not None
     assert page.html.find(id="attendance-months") is None
+
+
+def count_statements(connection, action) -> int:
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    event.listen(connection, "before_cursor_execute", count)
+    try:
+        action()
+    finally:
+        event.remove(connection, "before_cursor_execute", count)
+    return len(statements)
+
+
+def test_results_page_statements_fixed(testapp, family, connection):
+    """Results day: one statement each for the guardian, the child, the page's state, and
+    (when the cache has no entry) the marks and the grade scale."""
+    guardian_login(testapp)
+    url = f"/portal/children/{family.student_a9.id}/results"
+    testapp.get(f"/portal/children/{family.zainab.id}/results")  # fills the children's list
+
+    uncached = count_statements(connection, lambda: testapp.get(url))
+    cached = count_statements(connection, lambda: testapp.get(url))
+
+    assert (uncached, cached) == (5, 3)

@@ -64,6 +64,7 @@ def portal_values(request, *, title, child=None, tab=None, state=None, **values)
         "tabs": TABS,
         "unread": state.unread,
         "when": calendar.local_clock,
+        "portal_page": True,
         **values,
     }
 

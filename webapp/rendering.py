@@ -1,0 +1,44 @@
+"""Chameleon page templates, compiled one at a time.
+
+Chameleon compiles a template on its first render. When several threads render templates
+for the first time at once, as after a restart on results day, CPython 3.11 can fail while
+building the templates' syntax trees ("SystemError: AST constructor recursion depth
+mismatch") and the request answers 500. Compiling under one process-wide lock avoids that;
+it costs nothing once every template is compiled.
+"""
+
+import threading
+
+from pyramid.decorator import reify
+from pyramid_chameleon import renderer, zpt
+
+_COMPILING = threading.RLock()
+
+
+class SerialPageTemplateFile(zpt.PyramidPageTemplateFile):
+    """A page template that compiles under the process-wide lock; macros it loads do too."""
+
+    def cook(self, body):
+        with _COMPILING:
+            super().cook(body)
+
+
+class SerialTemplateRenderer(zpt.ZPTTemplateRenderer):
+    @reify
+    def template(self):
+        return SerialPageTemplateFile(
+            self.path,
+            auto_reload=self.lookup.auto_reload,
+            debug=self.lookup.debug,
+            translate=self.lookup.translate,
+            macro=self.macro,
+        )
+
+
+def renderer_factory(info):
+    return renderer.template_renderer_factory(info, SerialTemplateRenderer)
+
+
+def includeme(config):
+    config.include("pyramid_chameleon")
+    config.add_renderer(".pt", renderer_factory)
