@@ -15,10 +15,13 @@ from sqlalchemy import (
     Date,
     DateTime,
     Integer,
+    case,
     insert,
     literal,
+    null,
     or_,
     select,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -42,6 +45,7 @@ from spets.models import (
     StepKind,
     Task,
     TaskSchedule,
+    TaskScheduleStep,
     TaskState,
     TeachingAssignment,
 )
@@ -793,54 +797,84 @@ def reschedule_after_calendar_change(session: Session, unit: OrgUnit, now: datet
     """Recompute the schedules of pending tasks in a unit's subtree; return how many moved.
 
     Called after a holiday or closure is added, changed or removed, so a closure announced
-    late pushes the due dates of open tasks by the school days it takes away.
+    late pushes the due dates of open tasks by the school days it takes away. The tasks of
+    all schools that move from one schedule to the same new one move in one UPDATE, so a
+    province-wide holiday costs a statement per pair of schedules, not one per task.
     """
-    moved = 0
-    tasks = session.scalars(
-        select(Task)
+    groups = session.execute(
+        select(Task.schedule_id, Task.opens_on, Task.school_id, OrgUnit.path)
         .join(OrgUnit, OrgUnit.id == Task.school_id)
         .where(Task.state.in_(PENDING_STATES), OrgUnit.path.startswith(unit.path, autoescape=True))
+        .distinct()
         .order_by(Task.school_id)
     ).all()
+
+    moves: dict[tuple[int, int], list[int]] = {}
     calendars: dict[int, TenantCalendar] = {}
     cache: dict = {}
-    for task in tasks:
+    for old_schedule_id, opens_on, school_id, path in groups:
         definition = session.get(
-            CycleDefinition, session.get(TaskSchedule, task.schedule_id).definition_id
+            CycleDefinition, session.get(TaskSchedule, old_schedule_id).definition_id
         )
         tenant_id = definition.tenant_id
         if tenant_id not in calendars:
-            calendars[tenant_id] = TenantCalendar.load(
-                session, session.get(OrgUnit, tenant_id), task.opens_on
-            )
+            tenant = session.get(OrgUnit, tenant_id)
+            calendars[tenant_id] = TenantCalendar.load(session, tenant, opens_on)
         calendar = calendars[tenant_id]
-        signature, days = calendar.school_days(task.school.path)
+        signature, days = calendar.school_days(path)
         schedule = get_or_create_schedule(
-            session, definition, task.opens_on, signature, days, calendar.zone, now, cache
+            session, definition, opens_on, signature, days, calendar.zone, now, cache
         )
-        if schedule.id == task.schedule_id:
-            continue
-        moved += int(schedule.due_on != task.due_on)
-        _move_task(task, schedule, now)
-    session.flush()
+        if schedule.id != old_schedule_id:
+            moves.setdefault((old_schedule_id, schedule.id), []).append(school_id)
+
+    moved = 0
+    for (old_schedule_id, new_schedule_id), school_ids in moves.items():
+        old = session.get(TaskSchedule, old_schedule_id)
+        new = session.get(TaskSchedule, new_schedule_id)
+        count = _move_tasks(session, old_schedule_id, new, school_ids)
+        moved += count if new.due_on != old.due_on else 0
     return moved
 
 
-def _move_task(task: Task, schedule: TaskSchedule, now: datetime) -> None:
-    """Attach a task to a new schedule, keeping the reminders and escalations already sent."""
-    task.schedule_id = schedule.id
-    task.due_on = schedule.due_on
-    task.due_at = schedule.due_at
-    reminders = [
-        s for s in schedule.steps if s.kind == StepKind.REMINDER and s.number > task.reminders_sent
+def _next_step_case(counter, steps: list[TaskScheduleStep]):
+    """SQL for the first step after those already done, `counter` being how many are done.
+
+    Reminders and escalation levels already sent are kept: a task that had its first
+    reminder waits for the second one of its new schedule.
+    """
+    numbers = sorted({step.number for step in steps})
+    whens = [
+        (counter < number, min(step.at for step in steps if step.number >= number))
+        for number in numbers
     ]
-    escalations = [
-        s
-        for s in schedule.steps
-        if s.kind == StepKind.ESCALATION and s.number > task.escalation_level
-    ]
-    task.next_reminder_at = min((s.at for s in reminders), default=None)
-    task.next_escalation_at = min((s.at for s in escalations), default=None)
+    return case(*whens, else_=null()) if whens else null()
+
+
+def _move_tasks(
+    session: Session, old_schedule_id: int, schedule: TaskSchedule, school_ids: list[int]
+) -> int:
+    """Attach the schools' pending tasks of one schedule to another; return how many moved."""
+    reminders = [step for step in schedule.steps if step.kind == StepKind.REMINDER]
+    escalations = [step for step in schedule.steps if step.kind == StepKind.ESCALATION]
+    result = session.execute(
+        update(Task)
+        .where(
+            Task.schedule_id == old_schedule_id,
+            Task.school_id.in_(school_ids),
+            Task.state.in_(PENDING_STATES),
+        )
+        .values(
+            schedule_id=schedule.id,
+            due_on=schedule.due_on,
+            due_at=schedule.due_at,
+            next_reminder_at=_next_step_case(Task.reminders_sent, reminders),
+            next_escalation_at=_next_step_case(Task.escalation_level, escalations),
+            version=Task.version + 1,
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount
 
 
 # Tasks opened one by one for a record: a plan's review, a referral's follow-up.

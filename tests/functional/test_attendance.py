@@ -335,11 +335,11 @@ def fill_some(form, students) -> None:
 
 
 # Statements of a first save through the web, whatever the size of the section. The
-# request reads 6 times (the section and its school, the user, their roles, taught and
-# class sections) and the register 5 times (roll, day, academic year, days off, task).
-# The writes are the day's row (3 with its savepoint), one INSERT of all marks, one audit
-# event, the task's submission and approval (4 each) and the view's savepoint (2).
-REGISTER_SAVE_STATEMENTS = 26
+# request reads 3 times (the section, its school, and the user with their roles and
+# sections in one statement) and the register 5 times (roll, day, academic year, days off,
+# task). The writes are the day's row (3 with its savepoint), one INSERT of all marks, one
+# audit event, the task's submission and approval (4 each) and the view's savepoint (2).
+REGISTER_SAVE_STATEMENTS = 23
 
 
 def test_register_statement_count_fixed(testapp, aw, connection):

@@ -10,6 +10,7 @@ from spets.models import (
     CycleRun,
     DayOffKind,
     OutboxMessage,
+    StepKind,
     Task,
     TaskEscalation,
     TaskReminder,
@@ -343,6 +344,46 @@ def test_closure_announced_late_moves_due_dates(engine_world):
     assert task.due_on == date(2026, 10, 15)
     other = task_of(w.session, w.teacher_b9)
     assert other.due_on == date(2026, 10, 13)
+
+
+def test_late_closure_keeps_steps_already_sent(engine_world):
+    """A task that had its first reminder waits for the second one of its new schedule."""
+    w = engine_world
+    cycles.tick(w.session, local(2026, 10, 1, 0, 15))
+    task = task_of(w.session, w.subject_teacher_a9)
+    old_version = task.version
+    task.reminders_sent = 1
+    w.session.flush()
+    closure = calendar.save_day_off(
+        w.session,
+        None,
+        {
+            "kind": DayOffKind.CLOSURE,
+            "name_en": "Smog closure",
+            "name_ur": "اسموگ کی بندش",
+            "starts_on": date(2026, 10, 7),
+            "ends_on": date(2026, 10, 8),
+            "org_unit_id": w.district_a.id,
+        },
+        version=None,
+        actor=SYSTEM,
+        now=local(2026, 10, 6, 18, 0),
+    )
+
+    moved = cycles.reschedule_after_calendar_change(
+        w.session, closure.org_unit, local(2026, 10, 6, 18, 0)
+    )
+
+    assert moved == 2
+    w.session.refresh(task)
+    steps = sorted(task.schedule.steps, key=lambda step: (step.kind, step.number))
+    reminders = [step for step in steps if step.kind == StepKind.REMINDER]
+    escalations = [step for step in steps if step.kind == StepKind.ESCALATION]
+    later_reminders = [step.at for step in reminders if step.number > 1]
+    assert task.next_reminder_at == (min(later_reminders) if later_reminders else None)
+    assert task.next_escalation_at == min(step.at for step in escalations)
+    assert (task.due_on, task.reminders_sent) == (date(2026, 10, 15), 1)
+    assert task.version == old_version + 2  # the test's own change, then the move
 
 
 @pytest.mark.parametrize(
