@@ -7,8 +7,10 @@ teaching assignments), then measures:
    plain ``INSERT ... SELECT`` of the same 800,000 task rows into the same table;
 2. a reminder sweep and an escalation sweep over 1,000,000 tasks: the query plans, and
    the selection of due tasks with the partial indexes against a full scan;
-3. the share of Prefect's own overhead in a tick run as a flow (when `workflows.cycles`
-   provides a tick flow), against the same work called directly.
+3. the share of Prefect's own overhead in a tick run as a flow, against the same work
+   called directly;
+4. recounting the due dates of the 800,000 open tasks after a closure of the whole
+   province is announced a week into the quarter.
 
 Run: ``.venv/bin/python benchmarks/engine_region.py`` (about 10 to 20 minutes on two cores).
 Results go to benchmarks/results/engine_region.json.
@@ -430,6 +432,43 @@ def measure_prefect(session_factory, url: str, now: datetime, results: dict) -> 
     results["flow_minus_direct_share"] = round((flow - direct) / flow, 4)
 
 
+def measure_reschedule(session_factory, now: datetime, results: dict) -> None:
+    """Announce a two-day closure of the whole province a week into the quarter, and time
+    the recount of every open task's due date that the calendar page runs after it."""
+    from datetime import date, timedelta
+
+    from sqlalchemy import select
+
+    from spets.models import DayOffKind, OrgUnit
+    from spets.services import calendar, cycles
+    from spets.services.audit import Actor
+
+    announced = now + timedelta(days=5)
+    with session_factory() as session:
+        province = session.scalars(select(OrgUnit).where(OrgUnit.parent_id.is_(None))).one()
+        calendar.save_day_off(
+            session,
+            None,
+            {
+                "kind": DayOffKind.CLOSURE,
+                "name_en": "Smog closure",
+                "name_ur": "اسموگ کی بندش",
+                "starts_on": date(2026, 10, 7),
+                "ends_on": date(2026, 10, 8),
+                "org_unit_id": province.id,
+            },
+            version=None,
+            actor=Actor.system(),
+            now=announced,
+        )
+        with timed(results, "province_closure_reschedule"):
+            results["province_closure_tasks_moved"] = cycles.reschedule_after_calendar_change(
+                session, province, announced
+            )
+            session.commit()
+    print(f"{'tasks moved':<40} {results['province_closure_tasks_moved']:>9}")
+
+
 def _task_seconds(flow_run_id) -> float:
     """Return the seconds the flow run's task runs spent running, as the Prefect server records."""
     from prefect.client.orchestration import get_client
@@ -536,6 +575,7 @@ def main() -> None:
             )
         measure_sweeps(session_factory, results)
         measure_prefect(session_factory, url, quarter_start, results)
+        measure_reschedule(session_factory, quarter_start, results)
         measure_prefect_noop(results)
         engine.dispose()
     finally:

@@ -264,10 +264,10 @@ def results_fingerprint(session: Session, student: Student) -> Fingerprint:
 
 @functools.cache
 def _results_statement():
-    """The columns of a student's newest published marks, oldest exam first; built once.
+    """Select the columns of a student's newest published marks, oldest exam first.
 
-    Plain columns, not entities: the results page needs no objects to change, and this
-    is the statement every uncached results page runs.
+    Built once, with plain columns and no entities: every uncached results page runs it,
+    and the page changes none of the rows it reads.
     """
     student_id = _STUDENT_ID
     latest = (

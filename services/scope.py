@@ -340,9 +340,9 @@ def _principal_statement():
     """One UNION ALL over the account, its grants and its sections valid on `today`.
 
     Every request loads the principal, so it is one round trip, not four. Each row is
-    (kind, number, text, detail, locale): the account row carries the tenant id, the user
-    name, the display name and the language; a grant row the org unit's id, its path and
-    the role; a section row the section id. Built once: the values are the bound
+    (kind, number, text, detail, locale). The account row carries the tenant id, the user
+    name, the display name and the language. A grant row carries the org unit's id, its
+    path and the role, and a section row the section id. Built once: the values are the bound
     parameters `user_id` and `today`.
     """
     user_id = bindparam("user_id", type_=Integer)

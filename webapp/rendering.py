@@ -3,7 +3,7 @@
 Chameleon compiles a template on its first render. When several threads render templates
 for the first time at once, as after a restart on results day, CPython 3.11 can fail while
 building the templates' syntax trees ("SystemError: AST constructor recursion depth
-mismatch") and the request answers 500. Compiling under one process-wide lock avoids that;
+mismatch") and the request fails with a 500. Compiling under one process-wide lock avoids that;
 it costs nothing once every template is compiled.
 """
 

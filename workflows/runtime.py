@@ -34,8 +34,8 @@ SCHEDULE_ZONE = "Asia/Karachi"
 # larger batches instead.
 MAX_TASK_RUNS = 1000
 
-# Schools per task run in the engine's flows. Prefect spends about 10 to 20 ms on each task
-# run and 0.2 to 0.5 s on each flow run (benchmarks/engine_region.py); with 2,000 schools
+# Schools per task run in the engine's flows. Prefect spends about 10 to 60 ms on each task
+# run and 0.2 to 0.5 s on each flow run (benchmarks/engine_region.py). With 2,000 schools,
 # a tick over South Punjab's 17,000 schools makes 9 batches of about 94,000 tasks each.
 SCHOOLS_PER_TASK_RUN = 2000
 
