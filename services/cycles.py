@@ -837,6 +837,23 @@ def reschedule_after_calendar_change(session: Session, unit: OrgUnit, now: datet
     return moved
 
 
+def move_task(task: Task, schedule: TaskSchedule, now: datetime) -> None:
+    """Attach one task to a new schedule, keeping the reminders and escalations already sent."""
+    task.schedule_id = schedule.id
+    task.due_on = schedule.due_on
+    task.due_at = schedule.due_at
+    reminders = [
+        s for s in schedule.steps if s.kind == StepKind.REMINDER and s.number > task.reminders_sent
+    ]
+    escalations = [
+        s
+        for s in schedule.steps
+        if s.kind == StepKind.ESCALATION and s.number > task.escalation_level
+    ]
+    task.next_reminder_at = min((s.at for s in reminders), default=None)
+    task.next_escalation_at = min((s.at for s in escalations), default=None)
+
+
 def _next_step_case(counter, steps: list[TaskScheduleStep]):
     """SQL for the first step after those already done, `counter` being how many are done.
 

@@ -291,7 +291,7 @@ def _reschedule(
     )
     task.opens_on = opening
     task.reminders_sent = 0
-    cycles._move_task(task, new_schedule, now)
+    cycles.move_task(task, new_schedule, now)
     return review
 
 

@@ -1044,7 +1044,7 @@ def set_due_date(session: Session, task: Task, due_on: date, now: datetime) -> N
     target = get_or_create_schedule(
         session, definition, opens_on, signature, days, tenant_calendar.zone, now
     )
-    cycles._move_task(task, target, now)
+    cycles.move_task(task, target, now)
     session.flush()
 
 

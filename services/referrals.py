@@ -477,7 +477,7 @@ def _set_due_date(
         session, definition, opens_on, signature, days, calendar.zone, now
     )
     task.reminders_sent = 0
-    cycles._move_task(task, new_schedule, now)
+    cycles.move_task(task, new_schedule, now)
 
 
 def _follow_up_assignee(

@@ -155,7 +155,7 @@ def cancel_task(session: Session, task: Task, *, actor: Actor, now: datetime, co
 
 def _give_new_due_date(session: Session, task: Task, now: datetime) -> None:
     from spets.services.calendar import local_today
-    from spets.services.cycles import _move_task
+    from spets.services.cycles import move_task
     from spets.services.schedules import TenantCalendar, get_or_create_schedule, shift_school_days
 
     schedule = session.get(TaskSchedule, task.schedule_id)
@@ -172,7 +172,7 @@ def _give_new_due_date(session: Session, task: Task, now: datetime) -> None:
         session, definition, opens_on, signature, days, calendar.zone, now
     )
     task.reminders_sent = 0
-    _move_task(task, new_schedule, now)
+    move_task(task, new_schedule, now)
     session.flush()
 
 
