@@ -337,7 +337,7 @@ _USER_ROW, _GRANT_ROW, _TAUGHT_ROW, _CLASS_ROW = 0, 1, 2, 3
 
 @functools.cache
 def _principal_statement():
-    """One UNION ALL over the account, its grants and its sections valid on `today`.
+    """Build one UNION ALL over the account, its grants and its sections valid on `today`.
 
     Every request loads the principal, so it is one round trip, not four. Each row is
     (kind, number, text, detail, locale). The account row carries the tenant id, the user

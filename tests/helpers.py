@@ -3,6 +3,7 @@
 import re
 
 from builders import PASSWORD
+from sqlalchemy import event
 
 
 class Browser:
@@ -40,3 +41,18 @@ class Browser:
         for name, value in values.items():
             form[name] = value
         return form.submit(button, status=status)
+
+
+def count_statements(connection, action) -> int:
+    """Run `action` and return how many SQL statements it sent on `connection`."""
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    event.listen(connection, "before_cursor_execute", count)
+    try:
+        action()
+    finally:
+        event.remove(connection, "before_cursor_execute", count)
+    return len(statements)

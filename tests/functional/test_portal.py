@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from builders import PASSWORD, SYSTEM
-from sqlalchemy import event, func, select
+from helpers import count_statements
+from sqlalchemy import func, select
 
 from spets.models import (
     Channel,
@@ -848,20 +849,6 @@ def test_attendance_page_of_child_in_other_school(testapp, family):
     page = testapp.get(f"/portal/children/{family.zainab.id}/attendance")
     assert page.html.find(id="attendance-summary") is not None
     assert page.html.find(id="attendance-months") is None
-
-
-def count_statements(connection, action) -> int:
-    statements = []
-
-    def count(*_args):
-        statements.append(1)
-
-    event.listen(connection, "before_cursor_execute", count)
-    try:
-        action()
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
-    return len(statements)
 
 
 def test_results_page_statements_fixed(testapp, family, connection):

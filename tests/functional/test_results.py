@@ -9,9 +9,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from helpers import Browser
+from helpers import Browser, count_statements
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, func, select
 
 from spets.models import (
     Amendment,
@@ -500,20 +500,6 @@ def test_upload_after_grid_save_is_stale(testapp, sheet_world):
 
 
 # A fixed number of statements per save.
-
-
-def count_statements(connection, action) -> int:
-    statements = []
-
-    def count(*_args):
-        statements.append(1)
-
-    event.listen(connection, "before_cursor_execute", count)
-    try:
-        action()
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
-    return len(statements)
 
 
 def grid_post(testapp, w, ids: list[int], value: str, token: str):
