@@ -270,12 +270,7 @@ def _results_statement():
     and the page changes none of the rows it reads.
     """
     student_id = _STUDENT_ID
-    latest = (
-        select(PublishedMark.sheet_id, func.max(PublishedMark.version).label("version"))
-        .where(PublishedMark.student_id == student_id)
-        .group_by(PublishedMark.sheet_id)
-        .subquery()
-    )
+    latest = results.latest_published_versions(student_id)
     return (
         select(
             ExamWindow.id.label("exam_id"),

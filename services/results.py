@@ -872,16 +872,21 @@ def published_marks(session: Session, student_id: int) -> list[tuple[ResultSheet
     return [(sheet, mark) for sheet, mark in rows]
 
 
-@functools.cache
-def _published_marks_statement():
-    """Built once: the portal runs it on every uncached results page, bound to `student_id`."""
-    student_id = bindparam("student_id", type_=Integer)
-    latest = (
+def latest_published_versions(student_id):
+    """Build a subquery of (sheet_id, version): the newest published version per sheet."""
+    return (
         select(PublishedMark.sheet_id, func.max(PublishedMark.version).label("version"))
         .where(PublishedMark.student_id == student_id)
         .group_by(PublishedMark.sheet_id)
         .subquery()
     )
+
+
+@functools.cache
+def _published_marks_statement():
+    """Build the statement once: each caller binds its own `student_id`."""
+    student_id = bindparam("student_id", type_=Integer)
+    latest = latest_published_versions(student_id)
     return (
         select(ResultSheet, PublishedMark)
         .join(PublishedMark, PublishedMark.sheet_id == ResultSheet.id)

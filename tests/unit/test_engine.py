@@ -318,10 +318,9 @@ def test_crash_matches_clean_run(engine_world, session_factory):
     assert totals(w.session) == clean
 
 
-def test_closure_announced_late_moves_due_dates(engine_world):
-    w = engine_world
-    cycles.tick(w.session, local(2026, 10, 1, 0, 15))
-    closure = calendar.save_day_off(
+def announce_district_closure(w):
+    """Save a two-day closure of district A on 7–8 October, announced the evening before."""
+    return calendar.save_day_off(
         w.session,
         None,
         {
@@ -336,6 +335,12 @@ def test_closure_announced_late_moves_due_dates(engine_world):
         actor=SYSTEM,
         now=local(2026, 10, 6, 18, 0),
     )
+
+
+def test_closure_announced_late_moves_due_dates(engine_world):
+    w = engine_world
+    cycles.tick(w.session, local(2026, 10, 1, 0, 15))
+    closure = announce_district_closure(w)
     moved = cycles.reschedule_after_calendar_change(
         w.session, closure.org_unit, local(2026, 10, 6, 18, 0)
     )
@@ -354,21 +359,7 @@ def test_late_closure_keeps_steps_already_sent(engine_world):
     old_version = task.version
     task.reminders_sent = 1
     w.session.flush()
-    closure = calendar.save_day_off(
-        w.session,
-        None,
-        {
-            "kind": DayOffKind.CLOSURE,
-            "name_en": "Smog closure",
-            "name_ur": "اسموگ کی بندش",
-            "starts_on": date(2026, 10, 7),
-            "ends_on": date(2026, 10, 8),
-            "org_unit_id": w.district_a.id,
-        },
-        version=None,
-        actor=SYSTEM,
-        now=local(2026, 10, 6, 18, 0),
-    )
+    closure = announce_district_closure(w)
 
     moved = cycles.reschedule_after_calendar_change(
         w.session, closure.org_unit, local(2026, 10, 6, 18, 0)
