@@ -216,9 +216,10 @@ def worker(obj: Context, limit: int | None):
     """Serve the scheduled flows from this process until SIGTERM or Ctrl+C.
 
     Needs a running Prefect server: set PREFECT_API_URL to its API, e.g.
-    http://127.0.0.1:4200/api. Serves the calendar tick (daily 00:15), escalations (daily
-    00:30), reminders (hourly) and outbox delivery (every minute), in Karachi time. Flow
-    runs read the ini file given with -c.
+    http://127.0.0.1:4200/api. Serves every deployment of workflows/deployments.py (the
+    calendar tick, escalations, referral follow-up, reminders, outbox delivery, attendance
+    and parents' flows) on its schedule in Karachi time. Flow runs read the ini file given
+    with -c.
     """
     _prefect_environment(obj)
     api_url = _require_prefect_server()
@@ -323,8 +324,7 @@ def simulate(obj: Context, first: date, last: date, batch_size: int, verbose: bo
 
     summary = simulation.SimulationSummary()
     started = time.monotonic()
-    # Heartbeats let a server notice a crashed flow run, but these runs live in this process.
-    # Without the heartbeat thread each run ended about 0.8 s sooner (70 runs: 93 s, then 35 s).
+    # Heartbeats let a server notice a crashed flow run; these runs live in this process.
     with (
         temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
         click.progressbar(

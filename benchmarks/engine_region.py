@@ -386,7 +386,7 @@ def measure_prefect(session_factory, url: str, now: datetime, results: dict) -> 
 
     from spets.services import cycles
     from spets.workflows.cycles import calendar_tick
-    from spets.workflows.runtime import SCHOOLS_PER_TASK_RUN
+    from spets.workflows.runtime import SCHOOLS_PER_TASK_RUN, run_flow
 
     config = Path(tempfile.mkdtemp()) / "bench.ini"
     config.write_text(
@@ -404,8 +404,8 @@ def measure_prefect(session_factory, url: str, now: datetime, results: dict) -> 
     def flow_run(name: str, batch_size: int) -> None:
         clear_tasks()
         with timed(results, name):
-            state = calendar_tick(
-                now=now, batch_size=batch_size, config=str(config), return_state=True
+            state = run_flow(
+                calendar_tick, now=now, batch_size=batch_size, config=str(config), return_state=True
             )
         summary = state.result()
         in_tasks = _task_seconds(state.state_details.flow_run_id)
@@ -418,7 +418,7 @@ def measure_prefect(session_factory, url: str, now: datetime, results: dict) -> 
 
     # Warm up Prefect (the temporary server starts on the first flow run) on a day outside
     # every academic year, so the warm-up opens nothing.
-    calendar_tick(now=local(2020, 1, 1, 0, 15), config=str(config))
+    run_flow(calendar_tick, now=local(2020, 1, 1, 0, 15), config=str(config))
     results["schools_per_task_run"] = SCHOOLS_PER_TASK_RUN
     flow_run("prefect_tick_flow", SCHOOLS_PER_TASK_RUN)
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):

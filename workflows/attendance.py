@@ -107,7 +107,7 @@ def notice_batch(
 
 
 @flow(name="absence-notices")
-def absence_notices(
+async def absence_notices(
     now: datetime | None = None, batch_size: int = 500, config: str | None = None
 ) -> NoticeSummary:
     """Queue today's first-day absence SMS, school batch by school batch.
@@ -177,7 +177,7 @@ def warning_batch(
 
 
 @flow(name="early-warnings")
-def early_warnings(
+async def early_warnings(
     now: datetime | None = None, batch_size: int = 200, config: str | None = None
 ) -> WarningSummary:
     """Recompute every school's early-warning flags and open due plan reviews, batch by batch.

@@ -151,7 +151,7 @@ def close_runs(now: datetime, config: str | None) -> int:
 
 
 @flow(name="calendar-tick")
-def calendar_tick(
+async def calendar_tick(
     now: datetime | None = None, batch_size: int = SCHOOLS_PER_TASK_RUN, config: str | None = None
 ) -> TickSummary:
     """Open and close cycle runs on the term calendar's dates and generate their tasks in batches.

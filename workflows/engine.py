@@ -166,7 +166,7 @@ def _add_digest(summary: SweepSummary, digest: engine.DigestResult) -> None:
 
 
 @flow(name="send-reminders")
-def send_reminders(
+async def send_reminders(
     now: datetime | None = None, batch_size: int = SCHOOLS_PER_TASK_RUN, config: str | None = None
 ) -> SweepSummary:
     """Record the reminders that have come, batch by batch, then queue one digest per teacher.
@@ -184,7 +184,7 @@ def send_reminders(
 
 
 @flow(name="escalate")
-def escalate(
+async def escalate(
     now: datetime | None = None, batch_size: int = SCHOOLS_PER_TASK_RUN, config: str | None = None
 ) -> SweepSummary:
     """Record the escalation levels that have come, batch by batch, then queue one digest per supervisor.

@@ -6,7 +6,7 @@ flow then reads each referral's state and re-sends those still waiting for the f
 so it does not depend on running after the `escalate` flow. Both steps insert only what
 is missing, so a second run, or a run after a crash, sends nothing twice.
 
-Suggested schedule: daily at 00:45 Asia/Karachi, after `escalate` at 00:30.
+Deployed daily at 00:45 Asia/Karachi, after `escalate` at 00:30 (workflows/deployments.py).
 """
 
 from dataclasses import dataclass

@@ -56,7 +56,7 @@ def deliver_round(
 
 
 @flow(name="deliver-outbox")
-def deliver_outbox(
+async def deliver_outbox(
     now: datetime | None = None, limit: int = 200, max_rounds: int = 25, config: str | None = None
 ) -> DeliverySummary:
     """Deliver due messages, `limit` a round, until a round finds fewer or `max_rounds` ran.

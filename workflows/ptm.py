@@ -52,7 +52,9 @@ def release_held_messages(now: datetime, config: str | None) -> int:
 
 
 @flow(name="parents-sweep")
-def parents_sweep(now: datetime | None = None, config: str | None = None) -> ParentsSweepSummary:
+async def parents_sweep(
+    now: datetime | None = None, config: str | None = None
+) -> ParentsSweepSummary:
     """Open the PTM minutes tasks that are due and release held guardian messages.
 
     `now` defaults to the time the flow starts; `config` to $SPETS_CONFIG or development.ini.

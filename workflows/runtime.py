@@ -6,15 +6,16 @@ the same settings as the web app. This module imports no Prefect, so the command
 set Prefect's environment variables before Prefect is first imported.
 """
 
+import asyncio
 import logging
 import math
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import plaster
 from sqlalchemy import Engine
@@ -118,6 +119,20 @@ def dispose_runtimes() -> None:
         for runtime in _runtimes.values():
             runtime.engine.dispose()
         _runtimes.clear()
+
+
+Result = TypeVar("Result")
+
+
+def run_flow(flow: Callable[..., Coroutine[Any, Any, Result]], /, **parameters: Any) -> Result:
+    """Run one of the (async) SPeTS flows to its end from synchronous code; return its result.
+
+    The flows are async because Prefect 3.9's sync engine waits for the heartbeat thread,
+    which sleeps in one-second steps, at the end of every flow run; the async engine keeps
+    the heartbeats (a server needs them to notice a crashed run) without that wait. Tasks
+    stay synchronous. Pass `return_state=True` to receive the final Prefect state.
+    """
+    return asyncio.run(flow(**parameters))
 
 
 def resolve_now(now: datetime | None) -> datetime:

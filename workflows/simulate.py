@@ -17,7 +17,7 @@ from spets.models import CycleDefinition
 from spets.workflows.cycles import TickSummary, calendar_tick
 from spets.workflows.engine import SweepSummary, escalate, send_reminders
 from spets.workflows.messaging import DeliverySummary, deliver_outbox
-from spets.workflows.runtime import SCHEDULE_ZONE, SCHOOLS_PER_TASK_RUN, get_runtime
+from spets.workflows.runtime import SCHEDULE_ZONE, SCHOOLS_PER_TASK_RUN, get_runtime, run_flow
 
 TICK_AT = time(0, 15)
 ESCALATE_AT = time(0, 30)
@@ -107,15 +107,17 @@ def simulate_day(
     """Run one day's flows in time order and add their results to `summary`."""
     steps: dict[str, Callable[[datetime], None]] = {
         "tick": lambda now: summary.add_tick(
-            calendar_tick(now=now, batch_size=batch_size, config=config)
+            run_flow(calendar_tick, now=now, batch_size=batch_size, config=config)
         ),
         "escalate": lambda now: summary.add_escalations(
-            escalate(now=now, batch_size=batch_size, config=config)
+            run_flow(escalate, now=now, batch_size=batch_size, config=config)
         ),
         "remind": lambda now: summary.add_reminders(
-            send_reminders(now=now, batch_size=batch_size, config=config)
+            run_flow(send_reminders, now=now, batch_size=batch_size, config=config)
         ),
-        "deliver": lambda now: summary.add_delivery(deliver_outbox(now=now, config=config)),
+        "deliver": lambda now: summary.add_delivery(
+            run_flow(deliver_outbox, now=now, config=config)
+        ),
     }
     for now, step in day_plan(day, hours):
         steps[step](now)

@@ -45,6 +45,7 @@ from spets.workflows.attendance import absence_notices, early_warnings
 from spets.workflows.cycles import calendar_tick
 from spets.workflows.engine import escalate, send_reminders
 from spets.workflows.messaging import deliver_outbox
+from spets.workflows.runtime import run_flow
 
 KARACHI = ZoneInfo("Asia/Karachi")
 SYSTEM = Actor.system()
@@ -190,17 +191,17 @@ def count(session_factory, model, *conditions) -> int:
 def test_daily_cycle_reminds_and_escalates_once(build, write_config, flow_env, tmp_path):
     world = build()
     config = write_config()
-    first_tick = calendar_tick(now=TICK, batch_size=BATCH, config=config)
-    again_tick = calendar_tick(now=TICK, batch_size=BATCH, config=config)
+    first_tick = run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=config)
+    again_tick = run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=config)
     assert (first_tick.tasks_created, again_tick.tasks_created) >= (3, 0)
     assert count(flow_env.session_factory, Task, Task.kind == CycleKind.DAILY_ATTENDANCE) == 3
     mark_morning(flow_env, world)
 
-    reminded = send_reminders(now=REMIND, batch_size=BATCH, config=config)
-    send_reminders(now=REMIND, batch_size=BATCH, config=config)
-    escalated = escalate(now=ESCALATE, batch_size=BATCH, config=config)
+    reminded = run_flow(send_reminders, now=REMIND, batch_size=BATCH, config=config)
+    run_flow(send_reminders, now=REMIND, batch_size=BATCH, config=config)
+    escalated = run_flow(escalate, now=ESCALATE, batch_size=BATCH, config=config)
     once = rows(flow_env.session_factory)
-    again = escalate(now=ESCALATE, batch_size=BATCH, config=config)
+    again = run_flow(escalate, now=ESCALATE, batch_size=BATCH, config=config)
     assert rows(flow_env.session_factory) == once
     assert (again.steps, again.messages) == (0, 0)
 
@@ -224,10 +225,10 @@ def test_daily_cycle_reminds_and_escalates_once(build, write_config, flow_env, t
 
 
 def daily_cycle(flow_env, world, config) -> None:
-    calendar_tick(now=TICK, batch_size=BATCH, config=config)
+    run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=config)
     mark_morning(flow_env, world)
-    send_reminders(now=REMIND, batch_size=BATCH, config=config)
-    escalate(now=ESCALATE, batch_size=BATCH, config=config)
+    run_flow(send_reminders, now=REMIND, batch_size=BATCH, config=config)
+    run_flow(escalate, now=ESCALATE, batch_size=BATCH, config=config)
 
 
 def test_daily_cycle_crash_then_rerun_equals_clean_run(build, write_config, flow_env, monkeypatch):
@@ -242,12 +243,12 @@ def test_daily_cycle_crash_then_rerun_equals_clean_run(build, write_config, flow
     with monkeypatch.context() as patch:
         crash_on_call(patch, cycle_flows.cycles, "generate_tasks", call=2)
         with pytest.raises(RuntimeError, match="crash injected"):
-            calendar_tick(now=TICK, batch_size=BATCH, config=config)
+            run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=config)
     assert 0 < count(flow_env.session_factory, Task) < len(clean["tasks"])
     with monkeypatch.context() as patch:
         crash_on_call(patch, engine_flows.engine, "sweep_escalations", call=1)
         with pytest.raises(RuntimeError, match="crash injected"):
-            escalate(now=ESCALATE, batch_size=BATCH, config=config)
+            run_flow(escalate, now=ESCALATE, batch_size=BATCH, config=config)
     daily_cycle(flow_env, world, config)
     assert rows(flow_env.session_factory) == clean
 
@@ -255,15 +256,15 @@ def test_daily_cycle_crash_then_rerun_equals_clean_run(build, write_config, flow
 def test_absence_sms_once_after_reruns(build, write_config, flow_env, tmp_path):
     world = build()
     config = write_config()
-    calendar_tick(now=TICK, batch_size=BATCH, config=config)
+    run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=config)
     mark_morning(flow_env, world)
 
-    first = absence_notices(now=NOTICES, batch_size=BATCH, config=config)
-    again = absence_notices(now=NOTICES, batch_size=BATCH, config=config)
-    later = absence_notices(now=local(2026, 12, 4, 9, 0), batch_size=BATCH, config=config)
+    first = run_flow(absence_notices, now=NOTICES, batch_size=BATCH, config=config)
+    again = run_flow(absence_notices, now=NOTICES, batch_size=BATCH, config=config)
+    later = run_flow(absence_notices, now=local(2026, 12, 4, 9, 0), batch_size=BATCH, config=config)
     assert (first.queued, again.queued, later.queued) == (2, 0, 0)
-    deliver_outbox(now=DELIVER, config=config)
-    deliver_outbox(now=local(2026, 12, 4, 9, 1), config=config)
+    run_flow(deliver_outbox, now=DELIVER, config=config)
+    run_flow(deliver_outbox, now=local(2026, 12, 4, 9, 1), config=config)
 
     messages = sent_sms(tmp_path)
     assert sorted(message["to"] for message in messages) == ["+923001234567", "+923217654321"]
@@ -281,25 +282,25 @@ def test_absence_sms_crash_then_rerun_equals_clean_run(
 ):
     world = build()
     config = write_config()
-    calendar_tick(now=TICK, batch_size=BATCH, config=config)
+    run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=config)
     mark_morning(flow_env, world)
-    absence_notices(now=NOTICES, batch_size=BATCH, config=config)
-    deliver_outbox(now=DELIVER, config=config)
+    run_flow(absence_notices, now=NOTICES, batch_size=BATCH, config=config)
+    run_flow(deliver_outbox, now=DELIVER, config=config)
     clean = rows(flow_env.session_factory)
     clean_sms = [(m["to"], m["text"]) for m in sent_sms(tmp_path)]
 
     for path in (tmp_path / "sms").glob("*.json"):
         path.unlink()
     world = build()
-    calendar_tick(now=TICK, batch_size=BATCH, config=config)
+    run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=config)
     mark_morning(flow_env, world)
     with monkeypatch.context() as patch:
         crash_on_call(patch, attendance_flows.attendance, "queue_absence_notices", call=2)
         with pytest.raises(RuntimeError, match="crash injected"):
-            absence_notices(now=NOTICES, batch_size=BATCH, config=config)
+            run_flow(absence_notices, now=NOTICES, batch_size=BATCH, config=config)
     assert count(flow_env.session_factory, OutboxMessage) == 1  # school A's batch committed
-    absence_notices(now=NOTICES, batch_size=BATCH, config=config)
-    deliver_outbox(now=DELIVER, config=config)
+    run_flow(absence_notices, now=NOTICES, batch_size=BATCH, config=config)
+    run_flow(deliver_outbox, now=DELIVER, config=config)
 
     assert rows(flow_env.session_factory) == clean
     assert sorted((m["to"], m["text"]) for m in sent_sms(tmp_path)) == sorted(clean_sms)
@@ -308,7 +309,7 @@ def test_absence_sms_crash_then_rerun_equals_clean_run(
 def test_correction_before_sweep_sends_nothing(build, write_config, flow_env, tmp_path):
     world = build()
     config = write_config()
-    calendar_tick(now=TICK, batch_size=BATCH, config=config)
+    run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=config)
     mark_morning(flow_env, world)
     mark(
         flow_env,
@@ -317,8 +318,8 @@ def test_correction_before_sweep_sends_nothing(build, write_config, flow_env, tm
         local(2026, 12, 4, 8, 5),
         version=1,
     )
-    summary = absence_notices(now=NOTICES, batch_size=BATCH, config=config)
-    deliver_outbox(now=DELIVER, config=config)
+    summary = run_flow(absence_notices, now=NOTICES, batch_size=BATCH, config=config)
+    run_flow(deliver_outbox, now=DELIVER, config=config)
 
     assert summary.queued == 1  # school B's absence only
     assert [m["to"] for m in sent_sms(tmp_path)] == ["+923217654321"]
@@ -329,9 +330,9 @@ def test_correction_before_sweep_sends_nothing(build, write_config, flow_env, tm
 def test_correction_after_queueing_cancels_pending_sms(build, write_config, flow_env, tmp_path):
     world = build()
     config = write_config()
-    calendar_tick(now=TICK, batch_size=BATCH, config=config)
+    run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=config)
     mark_morning(flow_env, world)
-    absence_notices(now=NOTICES, batch_size=BATCH, config=config)
+    run_flow(absence_notices, now=NOTICES, batch_size=BATCH, config=config)
     mark(
         flow_env,
         world.section_a9.id,
@@ -339,9 +340,9 @@ def test_correction_after_queueing_cancels_pending_sms(build, write_config, flow
         local(2026, 12, 4, 8, 30, 30),
         version=1,
     )
-    deliver_outbox(now=DELIVER, config=config)
-    again = absence_notices(now=local(2026, 12, 4, 9, 0), batch_size=BATCH, config=config)
-    deliver_outbox(now=local(2026, 12, 4, 9, 1), config=config)
+    run_flow(deliver_outbox, now=DELIVER, config=config)
+    again = run_flow(absence_notices, now=local(2026, 12, 4, 9, 0), batch_size=BATCH, config=config)
+    run_flow(deliver_outbox, now=local(2026, 12, 4, 9, 1), config=config)
 
     assert again.queued == 0
     assert [m["to"] for m in sent_sms(tmp_path)] == ["+923217654321"]
@@ -391,10 +392,10 @@ def add_plans(flow_env, world) -> None:
 
 
 def review_cycle(config) -> None:
-    early_warnings(now=OPENS, batch_size=BATCH, config=config)
-    send_reminders(now=FIRST_REMINDER, batch_size=BATCH, config=config)
-    send_reminders(now=SECOND_REMINDER, batch_size=BATCH, config=config)
-    escalate(now=REVIEW_LATE, batch_size=BATCH, config=config)
+    run_flow(early_warnings, now=OPENS, batch_size=BATCH, config=config)
+    run_flow(send_reminders, now=FIRST_REMINDER, batch_size=BATCH, config=config)
+    run_flow(send_reminders, now=SECOND_REMINDER, batch_size=BATCH, config=config)
+    run_flow(escalate, now=REVIEW_LATE, batch_size=BATCH, config=config)
 
 
 def test_review_cycle_once_after_reruns(build, write_config, flow_env):
@@ -436,7 +437,7 @@ def test_review_cycle_crash_then_rerun_equals_clean_run(build, write_config, flo
     with monkeypatch.context() as patch:
         crash_on_call(patch, attendance_flows.plans, "open_due_reviews", call=2)
         with pytest.raises(RuntimeError, match="crash injected"):
-            early_warnings(now=OPENS, batch_size=BATCH, config=config)
+            run_flow(early_warnings, now=OPENS, batch_size=BATCH, config=config)
     assert count(flow_env.session_factory, Task, Task.kind == CycleKind.INTERVENTION_REVIEW) == 1
     review_cycle(config)
     assert rows(flow_env.session_factory) == clean
@@ -446,8 +447,8 @@ def test_review_recorded_opens_next_review_once(build, write_config, flow_env):
     world = build()
     config = write_config()
     add_plans(flow_env, world)
-    early_warnings(now=OPENS, batch_size=BATCH, config=config)
-    send_reminders(now=FIRST_REMINDER, batch_size=BATCH, config=config)
+    run_flow(early_warnings, now=OPENS, batch_size=BATCH, config=config)
+    run_flow(send_reminders, now=FIRST_REMINDER, batch_size=BATCH, config=config)
 
     # The owner of 9-A's plan records the review on Monday 7 December, before it is due,
     # and sets the next one for Tuesday 15 December; it opens two school days before.
@@ -471,11 +472,11 @@ def test_review_recorded_opens_next_review_once(build, write_config, flow_env):
         )
 
     def next_steps() -> None:
-        send_reminders(now=SECOND_REMINDER, batch_size=BATCH, config=config)
-        escalate(now=REVIEW_LATE, batch_size=BATCH, config=config)
-        early_warnings(now=local(2026, 12, 12, 1, 0), batch_size=BATCH, config=config)
-        send_reminders(now=local(2026, 12, 14, 8, 0), batch_size=BATCH, config=config)
-        send_reminders(now=local(2026, 12, 15, 8, 0), batch_size=BATCH, config=config)
+        run_flow(send_reminders, now=SECOND_REMINDER, batch_size=BATCH, config=config)
+        run_flow(escalate, now=REVIEW_LATE, batch_size=BATCH, config=config)
+        run_flow(early_warnings, now=local(2026, 12, 12, 1, 0), batch_size=BATCH, config=config)
+        run_flow(send_reminders, now=local(2026, 12, 14, 8, 0), batch_size=BATCH, config=config)
+        run_flow(send_reminders, now=local(2026, 12, 15, 8, 0), batch_size=BATCH, config=config)
 
     next_steps()
     once = rows(flow_env.session_factory)
@@ -564,15 +565,15 @@ def next_rubric_step(flow_env, after: datetime) -> datetime | None:
 
 def rubric_cycle(flow_env, world, config) -> list[datetime]:
     """Open the month's rubric tasks, submit one, and run every reminder and escalation due."""
-    calendar_tick(now=MONTH_TICK, batch_size=BATCH, config=config)
+    run_flow(calendar_tick, now=MONTH_TICK, batch_size=BATCH, config=config)
     submit_rubric(flow_env, world)
     moments = []
     moment = RUBRIC_SUBMITTED
     while (moment := next_rubric_step(flow_env, moment)) is not None and len(moments) < 10:
         moment = moment.replace(tzinfo=UTC)
         moments.append(moment)
-        send_reminders(now=moment, batch_size=BATCH, config=config)
-        escalate(now=moment, batch_size=BATCH, config=config)
+        run_flow(send_reminders, now=moment, batch_size=BATCH, config=config)
+        run_flow(escalate, now=moment, batch_size=BATCH, config=config)
     return moments
 
 
@@ -582,9 +583,9 @@ def test_rubric_cycle_reminds_and_escalates_once(build, write_config, flow_env):
     moments = rubric_cycle(flow_env, world, config)
     once = rows(flow_env.session_factory)
     for moment in moments:
-        send_reminders(now=moment, batch_size=BATCH, config=config)
-        escalate(now=moment, batch_size=BATCH, config=config)
-    calendar_tick(now=MONTH_TICK, batch_size=BATCH, config=config)
+        run_flow(send_reminders, now=moment, batch_size=BATCH, config=config)
+        run_flow(escalate, now=moment, batch_size=BATCH, config=config)
+    run_flow(calendar_tick, now=MONTH_TICK, batch_size=BATCH, config=config)
     assert rows(flow_env.session_factory) == once
 
     # Due on 24 December, the twentieth school day after 1 December: reminders at 08:00

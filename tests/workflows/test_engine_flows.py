@@ -13,6 +13,7 @@ from spets.services import cycles, engine
 from spets.workflows.cycles import calendar_tick
 from spets.workflows.engine import escalate, send_reminders
 from spets.workflows.messaging import deliver_outbox
+from spets.workflows.runtime import run_flow
 
 KARACHI = ZoneInfo("Asia/Karachi")
 
@@ -30,10 +31,10 @@ BATCH = 1
 
 def run_day(config: str) -> None:
     """Run the scenario's flows in order, as the worker would over those days."""
-    calendar_tick(now=TICK, batch_size=BATCH, config=config)
-    send_reminders(now=REMIND, batch_size=BATCH, config=config)
-    escalate(now=ESCALATE, batch_size=BATCH, config=config)
-    deliver_outbox(now=DELIVER, config=config)
+    run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=config)
+    run_flow(send_reminders, now=REMIND, batch_size=BATCH, config=config)
+    run_flow(escalate, now=ESCALATE, batch_size=BATCH, config=config)
+    run_flow(deliver_outbox, now=DELIVER, config=config)
 
 
 def count(session_factory, model, *conditions) -> int:
@@ -57,7 +58,7 @@ def fail_on_call(monkeypatch, module, name: str, call: int) -> None:
 
 def test_tick_opens_tasks(build_world, write_config, flow_env):
     world = build_world()
-    summary = calendar_tick(now=TICK, batch_size=BATCH, config=write_config())
+    summary = run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=write_config())
 
     assert (summary.runs_opened, summary.tasks_created, summary.batches) == (1, 3, 2)
     assert summary.period_keys == ["2026-27/Q3"]
@@ -79,10 +80,10 @@ def test_flows_twice_same_day_change_nothing(build_world, write_config, flow_env
     run_day(config)
     once = snapshot()
 
-    tick = calendar_tick(now=TICK, batch_size=BATCH, config=config)
-    reminders = send_reminders(now=REMIND, batch_size=BATCH, config=config)
-    escalations = escalate(now=ESCALATE, batch_size=BATCH, config=config)
-    delivery = deliver_outbox(now=DELIVER, config=config)
+    tick = run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=config)
+    reminders = run_flow(send_reminders, now=REMIND, batch_size=BATCH, config=config)
+    escalations = run_flow(escalate, now=ESCALATE, batch_size=BATCH, config=config)
+    delivery = run_flow(deliver_outbox, now=DELIVER, config=config)
 
     assert (tick.runs_opened, tick.tasks_created) == (0, 0)
     assert (reminders.steps, reminders.messages) == (0, 0)
@@ -102,8 +103,8 @@ def test_reminder_digest_one_per_teacher(build_world, write_config, flow_env):
     """Each teacher gets one digest per run, whichever batch their school was in."""
     world = build_world()
     config = write_config()
-    calendar_tick(now=TICK, batch_size=BATCH, config=config)
-    summary = send_reminders(now=REMIND, batch_size=BATCH, config=config)
+    run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=config)
+    summary = run_flow(send_reminders, now=REMIND, batch_size=BATCH, config=config)
 
     assert (summary.schools, summary.batches, summary.steps) == (2, 2, 3)
     assert summary.recipients == 3
@@ -124,10 +125,10 @@ def test_overlapping_runs_equal_one_run(build_world, write_config, flow_env, sna
 
     build_world()
     steps = [
-        lambda: calendar_tick(now=TICK, batch_size=BATCH, config=config),
-        lambda: send_reminders(now=REMIND, batch_size=BATCH, config=config),
-        lambda: escalate(now=ESCALATE, batch_size=BATCH, config=config),
-        lambda: deliver_outbox(now=DELIVER, config=config),
+        lambda: run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=config),
+        lambda: run_flow(send_reminders, now=REMIND, batch_size=BATCH, config=config),
+        lambda: run_flow(escalate, now=ESCALATE, batch_size=BATCH, config=config),
+        lambda: run_flow(deliver_outbox, now=DELIVER, config=config),
     ]
     for step in steps:
         errors: list[BaseException] = []
@@ -162,25 +163,25 @@ def test_crash_then_rerun_equals_clean_run(
     with monkeypatch.context() as patch:
         fail_on_call(patch, cycles, "generate_tasks", call=2)
         with pytest.raises(RuntimeError, match="crash injected"):
-            calendar_tick(now=TICK, batch_size=BATCH, config=config)
+            run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=config)
     assert count(flow_env.session_factory, Task) == 2  # the first school's tasks committed
-    calendar_tick(now=TICK, batch_size=BATCH, config=config)
+    run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=config)
 
     with monkeypatch.context() as patch:
         fail_on_call(patch, engine, "sweep_reminders", call=2)
         with pytest.raises(RuntimeError, match="crash injected"):
-            send_reminders(now=REMIND, batch_size=BATCH, config=config)
-    send_reminders(now=REMIND, batch_size=BATCH, config=config)
+            run_flow(send_reminders, now=REMIND, batch_size=BATCH, config=config)
+    run_flow(send_reminders, now=REMIND, batch_size=BATCH, config=config)
 
     with monkeypatch.context() as patch:
         fail_on_call(patch, engine, "send_escalation_digests", call=1)
         with pytest.raises(RuntimeError, match="crash injected"):
-            escalate(now=ESCALATE, batch_size=BATCH, config=config)
+            run_flow(escalate, now=ESCALATE, batch_size=BATCH, config=config)
     assert count(flow_env.session_factory, TaskEscalation) == 3  # both batches committed
     assert count(flow_env.session_factory, OutboxMessage) == 6  # only the reminder digests
-    escalate(now=ESCALATE, batch_size=BATCH, config=config)
+    run_flow(escalate, now=ESCALATE, batch_size=BATCH, config=config)
 
-    deliver_outbox(now=DELIVER, config=config)
+    run_flow(deliver_outbox, now=DELIVER, config=config)
     assert snapshot() == clean
 
 
@@ -197,7 +198,7 @@ def test_database_error_retried(build_world, write_config, flow_env, monkeypatch
         return original(*args, **kwargs)
 
     monkeypatch.setattr(cycles, "generate_tasks", locked_once)
-    summary = calendar_tick(now=TICK, batch_size=BATCH, config=write_config())
+    summary = run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=write_config())
 
     assert summary.tasks_created == 3
     assert calls["count"] == 3  # batch 1 twice, batch 2 once
@@ -211,9 +212,9 @@ def test_missed_days_caught_up(build_world, write_config, flow_env):
     late_tick = datetime(2026, 10, 3, 0, 15, tzinfo=KARACHI).astimezone(UTC)
     late_escalation = datetime(2026, 10, 17, 0, 30, tzinfo=KARACHI).astimezone(UTC)
 
-    calendar_tick(now=late_tick, batch_size=BATCH, config=config)
-    reminders = send_reminders(now=late_escalation, batch_size=BATCH, config=config)
-    escalations = escalate(now=late_escalation, batch_size=BATCH, config=config)
+    run_flow(calendar_tick, now=late_tick, batch_size=BATCH, config=config)
+    reminders = run_flow(send_reminders, now=late_escalation, batch_size=BATCH, config=config)
+    escalations = run_flow(escalate, now=late_escalation, batch_size=BATCH, config=config)
 
     with flow_env.session_factory() as session:
         task = session.scalars(select(Task).where(Task.assignee_id == world.teacher_b9.id)).one()
@@ -233,13 +234,13 @@ def test_missed_days_caught_up(build_world, write_config, flow_env):
 def test_delivery_sends_each_email_once(build_world, write_config, flow_env, smtp_server):
     build_world()
     config = write_config(smtp_port=smtp_server.port)
-    calendar_tick(now=TICK, batch_size=BATCH, config=config)
-    send_reminders(now=REMIND, batch_size=BATCH, config=config)
-    escalate(now=ESCALATE, batch_size=BATCH, config=config)
+    run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=config)
+    run_flow(send_reminders, now=REMIND, batch_size=BATCH, config=config)
+    run_flow(escalate, now=ESCALATE, batch_size=BATCH, config=config)
 
-    first = deliver_outbox(now=DELIVER, config=config)
-    again = deliver_outbox(now=DELIVER, config=config)
-    later = deliver_outbox(now=datetime(2026, 10, 14, 1, 0, tzinfo=UTC), config=config)
+    first = run_flow(deliver_outbox, now=DELIVER, config=config)
+    again = run_flow(deliver_outbox, now=DELIVER, config=config)
+    later = run_flow(deliver_outbox, now=datetime(2026, 10, 14, 1, 0, tzinfo=UTC), config=config)
 
     # Three teachers with one reminder digest each, two head teachers with one escalation digest.
     assert first.sent == {"email": 5, "in_app": 5}

@@ -23,6 +23,7 @@ from spets.services.audit import Actor
 from spets.workflows.engine import escalate, send_reminders
 from spets.workflows.messaging import deliver_outbox
 from spets.workflows.ptm import parents_sweep
+from spets.workflows.runtime import run_flow
 
 KARACHI = ZoneInfo("Asia/Karachi")
 PTM_DAY = date(2026, 12, 10)
@@ -92,16 +93,16 @@ def test_sweep_opens_minutes_task_once(build_world, write_config, flow_env):
     world = build_ptm(build_world, flow_env.session_factory)
     config = write_config()
 
-    before = parents_sweep(now=BEFORE, config=config)
+    before = run_flow(parents_sweep, now=BEFORE, config=config)
     assert before.minutes_tasks_opened == 0
     assert minutes_tasks(flow_env.session_factory) == []
 
-    first = parents_sweep(now=AFTER, config=config)
+    first = run_flow(parents_sweep, now=AFTER, config=config)
     assert first.minutes_tasks_opened == 1
     assert minutes_tasks(flow_env.session_factory) == [
         (world.subject_teacher_a9.id, "ptm_teacher_day", date(2026, 12, 11), date(2026, 12, 15))
     ]
-    again = parents_sweep(now=AFTER, config=config)
+    again = run_flow(parents_sweep, now=AFTER, config=config)
     assert again.minutes_tasks_opened == 0
     assert len(minutes_tasks(flow_env.session_factory)) == 1
 
@@ -124,12 +125,12 @@ def test_sweep_releases_held_messages_once(build_world, write_config, flow_env, 
             now=world.now,
         )
 
-    summary = parents_sweep(now=AFTER, config=config)
+    summary = run_flow(parents_sweep, now=AFTER, config=config)
     assert summary.messages_released == 1
-    assert parents_sweep(now=AFTER, config=config).messages_released == 0
+    assert run_flow(parents_sweep, now=AFTER, config=config).messages_released == 0
 
-    deliver_outbox(now=AFTER, config=config)
-    deliver_outbox(now=AFTER, config=config)
+    run_flow(deliver_outbox, now=AFTER, config=config)
+    run_flow(deliver_outbox, now=AFTER, config=config)
     with flow_env.session_factory() as session:
         statuses = session.execute(
             select(OutboxMessage.status, func.count())
@@ -190,7 +191,7 @@ def test_ptm_logging_cycle_on_engine(build_world, write_config, flow_env):
     absent_booking_id = add_absent_family(world, factory)
     config = write_config()
 
-    assert parents_sweep(now=AFTER, config=config).minutes_tasks_opened == 1
+    assert run_flow(parents_sweep, now=AFTER, config=config).minutes_tasks_opened == 1
     with factory() as session:
         minutes_task = session.scalars(select(Task).where(Task.kind == CycleKind.PTM_MINUTES)).one()
         aslam_booking_id = session.scalars(
@@ -198,10 +199,10 @@ def test_ptm_logging_cycle_on_engine(build_world, write_config, flow_env):
         ).one()
 
     # Due Tuesday 15 December: reminded the school day before, escalated the day after.
-    send_reminders(now=local(2026, 12, 14, 8, 0), config=config)
-    send_reminders(now=local(2026, 12, 14, 8, 0), config=config)
-    escalate(now=local(2026, 12, 16, 0, 30), config=config)
-    escalate(now=local(2026, 12, 16, 0, 30), config=config)
+    run_flow(send_reminders, now=local(2026, 12, 14, 8, 0), config=config)
+    run_flow(send_reminders, now=local(2026, 12, 14, 8, 0), config=config)
+    run_flow(escalate, now=local(2026, 12, 16, 0, 30), config=config)
+    run_flow(escalate, now=local(2026, 12, 16, 0, 30), config=config)
     assert task_steps(factory, minutes_task.id) == ([-1], [(1, "head_teacher")])
 
     with factory() as session, session.begin():
@@ -253,9 +254,12 @@ def test_ptm_logging_cycle_on_engine(build_world, write_config, flow_env):
     )
 
     # The handed-in minutes escalate no further; the agreed action has its own reminders.
-    escalate(now=local(2026, 12, 19, 0, 30), config=config)
+    run_flow(escalate, now=local(2026, 12, 19, 0, 30), config=config)
     assert task_steps(factory, minutes_task.id) == ([-1], [(1, "head_teacher")])
-    send_reminders(now=local(2026, 12, 29, 8, 0), config=config)
+    run_flow(send_reminders, now=local(2026, 12, 29, 8, 0), config=config)
     assert task_steps(factory, action_task.id) == ([-2], [])
     # A second sweep opens nothing new for the day that was logged.
-    assert parents_sweep(now=local(2026, 12, 17, 0, 20), config=config).minutes_tasks_opened == 0
+    assert (
+        run_flow(parents_sweep, now=local(2026, 12, 17, 0, 20), config=config).minutes_tasks_opened
+        == 0
+    )

@@ -18,6 +18,7 @@ from spets.services.audit import Actor
 from spets.workflows.cycles import calendar_tick
 from spets.workflows.engine import escalate, send_reminders
 from spets.workflows.messaging import deliver_outbox
+from spets.workflows.runtime import run_flow
 
 KARACHI = ZoneInfo("Asia/Karachi")
 SYSTEM = Actor.system()
@@ -75,10 +76,10 @@ def steps_of(flow_env, model, task_ids) -> list[tuple]:
 
 
 def run_days(config: str) -> None:
-    calendar_tick(now=TICK, batch_size=BATCH, config=config)
-    send_reminders(now=REMIND, batch_size=BATCH, config=config)
-    escalate(now=ESCALATE, batch_size=BATCH, config=config)
-    deliver_outbox(now=DELIVER, config=config)
+    run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=config)
+    run_flow(send_reminders, now=REMIND, batch_size=BATCH, config=config)
+    run_flow(escalate, now=ESCALATE, batch_size=BATCH, config=config)
+    run_flow(deliver_outbox, now=DELIVER, config=config)
 
 
 def test_result_entry_through_flows(build_world, write_config, flow_env):
@@ -86,7 +87,7 @@ def test_result_entry_through_flows(build_world, write_config, flow_env):
     add_exam_and_cycle(flow_env, world)
     config = write_config()
 
-    calendar_tick(now=local(2026, 10, 31, 0, 15), batch_size=BATCH, config=config)
+    run_flow(calendar_tick, now=local(2026, 10, 31, 0, 15), batch_size=BATCH, config=config)
     assert result_tasks(flow_env) == []
 
     run_days(config)
@@ -112,10 +113,10 @@ def test_result_flows_twice_change_nothing(build_world, write_config, flow_env, 
     run_days(config)
     once = snapshot()
 
-    tick = calendar_tick(now=TICK, batch_size=BATCH, config=config)
-    reminders = send_reminders(now=REMIND, batch_size=BATCH, config=config)
-    escalations = escalate(now=ESCALATE, batch_size=BATCH, config=config)
-    delivery = deliver_outbox(now=DELIVER, config=config)
+    tick = run_flow(calendar_tick, now=TICK, batch_size=BATCH, config=config)
+    reminders = run_flow(send_reminders, now=REMIND, batch_size=BATCH, config=config)
+    escalations = run_flow(escalate, now=ESCALATE, batch_size=BATCH, config=config)
+    delivery = run_flow(deliver_outbox, now=DELIVER, config=config)
 
     assert (tick.runs_opened, tick.tasks_created) == (0, 0)
     assert (reminders.steps, reminders.messages) == (0, 0)
