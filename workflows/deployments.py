@@ -21,6 +21,7 @@ from spets.workflows.attendance import (
 )
 from spets.workflows.cycles import calendar_tick
 from spets.workflows.engine import escalate, send_reminders
+from spets.workflows.health import referral_follow_up
 from spets.workflows.messaging import deliver_outbox
 from spets.workflows.ptm import SCHEDULE as PARENTS_SWEEP_SCHEDULE
 from spets.workflows.ptm import parents_sweep
@@ -30,10 +31,12 @@ DEPLOYMENT_NAME = "spets"
 
 # Cron expressions in SCHEDULE_ZONE. The tick opens the day's tasks after local midnight.
 # Escalation levels fire at local midnight after a due date, so the 00:30 run finds them.
+# The referral follow-up re-sends what the 00:30 escalations found still waiting.
 # Reminders fire on the hour each cycle sets, so an hourly run finds them.
 SCHEDULES = {
     "calendar-tick": "15 0 * * *",
     "escalate": "30 0 * * *",
+    "referral-follow-up": "45 0 * * *",
     "send-reminders": "0 * * * *",
     "deliver-outbox": "* * * * *",
     "absence-notices": ABSENCE_NOTICES_SCHEDULE,
@@ -44,6 +47,7 @@ SCHEDULES = {
 FLOWS = (
     calendar_tick,
     escalate,
+    referral_follow_up,
     send_reminders,
     deliver_outbox,
     parents_sweep,

@@ -55,7 +55,9 @@ def follow_up(now: datetime, config: str | None) -> FollowUpSummary:
 
 
 @flow(name="referral-follow-up")
-def referral_follow_up(now: datetime | None = None, config: str | None = None) -> FollowUpSummary:
+async def referral_follow_up(
+    now: datetime | None = None, config: str | None = None
+) -> FollowUpSummary:
     """Escalate and re-send overdue referrals.
 
     `now` defaults to the time the flow starts; `config` to $SPETS_CONFIG or development.ini.

@@ -11,8 +11,10 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # Prefect reads its settings when it is first imported: offline and quiet, with its home in
 # a temporary folder so nothing lands in ~/.prefect.
@@ -160,10 +162,11 @@ def build_world(flow_env, clock):
 
     The world is the suite's test world plus the default feedback cycle, a teacher with a
     subject in each of the two schools of the tenant, and e-mail addresses for the teachers
-    and head teachers. Its objects stay readable after the commit.
+    and head teachers. Its objects stay readable after the commit. `extend(world)`, when
+    given, adds to the world in the same transaction; what it returns is `world.extension`.
     """
 
-    def build() -> World:
+    def build(extend: Callable[[World], Any] | None = None) -> World:
         empty_database(flow_env)
         with flow_env.session_factory() as session, session.begin():
             world = World.build(session, clock())
@@ -191,6 +194,7 @@ def build_world(flow_env, clock):
                 world.head_b,
             ):
                 user.email = f"{user.username}@school.example"
+            world.extension = extend(world) if extend else None
         return world
 
     return build
