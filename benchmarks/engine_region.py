@@ -421,9 +421,9 @@ def measure_prefect(session_factory, url: str, now: datetime, results: dict) -> 
     run_flow(calendar_tick, now=local(2020, 1, 1, 0, 15), config=str(config))
     results["schools_per_task_run"] = SCHOOLS_PER_TASK_RUN
     flow_run("prefect_tick_flow", SCHOOLS_PER_TASK_RUN)
+    flow_run("prefect_tick_flow_500", 500)
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         flow_run("prefect_tick_flow_no_heartbeat", SCHOOLS_PER_TASK_RUN)
-        flow_run("prefect_tick_flow_500", 500)
     clear_tasks()
     with session_factory() as session, timed(results, "direct_tick_same_data"):
         cycles.tick(session, now, batch_size=SCHOOLS_PER_TASK_RUN)
@@ -484,33 +484,41 @@ def _task_seconds(flow_run_id) -> float:
 def measure_prefect_noop(results: dict) -> None:
     """Time flows of empty task runs: Prefect's fixed cost per flow run and per task run.
 
-    Three runs each of 0, 9 and 34 task runs, without heartbeats; the medians are reported.
+    The flows have the shape of the SPeTS flows: an async flow awaiting async tasks whose
+    body runs in a worker thread (workflows/database.py), with Prefect's default
+    heartbeats. Three runs each of 0, 9 and 34 task runs; the medians are reported.
     """
+    import asyncio
     import statistics
 
-    from prefect import flow, task
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect import flow
 
-    @task(name="noop-batch")
+    from spets.workflows.database import database_task
+
+    @database_task(name="noop-batch")
     def noop_batch(number: int) -> int:
         return number
 
     @flow(name="noop-tick")
-    def noop_tick(count: int) -> int:
-        return sum(noop_batch(number) for number in range(count))
+    async def noop_tick(count: int) -> int:
+        return sum([await noop_batch(number) for number in range(count)])
 
-    noop_tick(1)  # warm-up: the temporary server starts on the first flow run
-    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        for task_runs in (0, 9, 34):
-            seconds = []
-            for _ in range(3):
-                start = time.perf_counter()
-                noop_tick(task_runs)
-                seconds.append(time.perf_counter() - start)
-            results[f"prefect_noop_flow_{task_runs}_task_runs"] = round(
-                statistics.median(seconds), 3
-            )
-            print(f"empty flow, {task_runs} task runs {statistics.median(seconds):>18.3f} s")
+    asyncio.run(noop_tick(1))  # warm-up: the temporary server starts on the first flow run
+    for task_runs in (0, 9, 34):
+        seconds = []
+        for _ in range(3):
+            start = time.perf_counter()
+            asyncio.run(noop_tick(task_runs))
+            seconds.append(time.perf_counter() - start)
+        results[f"prefect_noop_flow_{task_runs}_task_runs"] = round(statistics.median(seconds), 3)
+        print(f"empty flow, {task_runs} task runs {statistics.median(seconds):>18.3f} s")
+
+
+def stop_prefect_server() -> None:
+    """Stop the temporary Prefect server before its database is dropped."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    SubprocessASGIServer().stop()
 
 
 def main() -> None:
@@ -526,6 +534,11 @@ def main() -> None:
         "--prefect-only",
         action="store_true",
         help="Only time flows of empty task runs (no SPeTS database).",
+    )
+    parser.add_argument(
+        "--tick-only",
+        action="store_true",
+        help="Build the region, then time only the opening of the quarter (no sweeps).",
     )
     args = parser.parse_args()
 
@@ -554,6 +567,7 @@ def main() -> None:
         try:
             measure_prefect_noop(results)
         finally:
+            stop_prefect_server()
             drop_database(prefect_name)
         print(json.dumps(results, indent=1, default=str))
         return
@@ -568,24 +582,27 @@ def main() -> None:
                 session, quarter_start, args.schools, args.sections, args.subjects
             )
         measure_opening(session_factory, quarter_start, results)
-        add_other_tasks(session_factory, quarter_start, args.tasks)
-        with session_factory() as session:
-            results["tasks_total"] = (
-                session.connection().exec_driver_sql("SELECT count(*) FROM tasks").scalar()
-            )
-        measure_sweeps(session_factory, results)
+        if not args.tick_only:
+            add_other_tasks(session_factory, quarter_start, args.tasks)
+            with session_factory() as session:
+                results["tasks_total"] = (
+                    session.connection().exec_driver_sql("SELECT count(*) FROM tasks").scalar()
+                )
+            measure_sweeps(session_factory, results)
         measure_prefect(session_factory, url, quarter_start, results)
-        measure_reschedule(session_factory, quarter_start, results)
+        if not args.tick_only:
+            measure_reschedule(session_factory, quarter_start, results)
         measure_prefect_noop(results)
         engine.dispose()
     finally:
+        stop_prefect_server()
         if not args.keep:
             drop_database(name)
         drop_database(prefect_name)
 
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "engine_region.json").write_text(
+    (out / ("engine_tick.json" if args.tick_only else "engine_region.json")).write_text(
         json.dumps(results, indent=1, ensure_ascii=False, default=str)
     )
     print(json.dumps({k: v for k, v in results.items() if k != "plans"}, indent=1, default=str))

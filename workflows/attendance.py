@@ -115,11 +115,11 @@ async def absence_notices(
     `now` defaults to the time the flow starts; `config` to $SPETS_CONFIG or development.ini.
     """
     now = resolve_now(now)
-    school_ids = find_attendance_schools(now, config)
+    school_ids = await find_attendance_schools(now, config)
     summary = NoticeSummary(schools=len(school_ids))
     size = batch_size_within(len(school_ids), batch_size)
     for number, batch in enumerate(chunks(school_ids, size), start=1):
-        cancelled, result = notice_batch(number, batch, now, config)
+        cancelled, result = await notice_batch(number, batch, now, config)
         summary.batches += 1
         summary.tasks_cancelled += cancelled
         summary.queued += result.queued
@@ -185,11 +185,11 @@ async def early_warnings(
     `now` defaults to the time the flow starts; `config` to $SPETS_CONFIG or development.ini.
     """
     now = resolve_now(now)
-    school_ids = find_active_schools(config)
+    school_ids = await find_active_schools(config)
     summary = WarningSummary(schools=len(school_ids))
     size = batch_size_within(len(school_ids), batch_size)
     for number, batch in enumerate(chunks(school_ids, size), start=1):
-        result, opened = warning_batch(number, batch, now, config)
+        result, opened = await warning_batch(number, batch, now, config)
         summary.batches += 1
         summary.students += result.students
         summary.raised += result.raised

@@ -160,16 +160,16 @@ async def calendar_tick(
     """
     now = resolve_now(now)
     summary = TickSummary()
-    runs = open_cycle_runs(now, batch_size, config)
+    runs = await open_cycle_runs(now, batch_size, config)
     for run in runs:
         summary.runs_opened += int(run.created)
         summary.period_keys.append(run.period_key)
         for number, (first, last) in enumerate(run.batches, start=1):
-            result = generate_batch(run.run_id, number, first, last, now, config)
+            result = await generate_batch(run.run_id, number, first, last, now, config)
             summary.tasks_created += result.created
             summary.tasks_cancelled += result.cancelled
             summary.batches += 1
-    summary.runs_closed = close_runs(now, config)
+    summary.runs_closed = await close_runs(now, config)
     log_event(
         get_run_logger(),
         "calendar_tick_done",

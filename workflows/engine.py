@@ -174,11 +174,11 @@ async def send_reminders(
     `now` defaults to the time the flow starts; `config` to $SPETS_CONFIG or development.ini.
     """
     now = resolve_now(now)
-    due = find_schools_due("reminder", now, batch_size, config)
+    due = await find_schools_due("reminder", now, batch_size, config)
     summary = SweepSummary(schools=due.schools)
     for number, (first, last) in enumerate(due.batches, start=1):
-        _add(summary, sweep_reminder_batch(number, first, last, now, config))
-    _add_digest(summary, queue_reminder_digests(now, config))
+        _add(summary, await sweep_reminder_batch(number, first, last, now, config))
+    _add_digest(summary, await queue_reminder_digests(now, config))
     log_event(get_run_logger(), "send_reminders_done", now=now.isoformat(), **vars(summary))
     return summary
 
@@ -192,10 +192,10 @@ async def escalate(
     `now` defaults to the time the flow starts; `config` to $SPETS_CONFIG or development.ini.
     """
     now = resolve_now(now)
-    due = find_schools_due("escalation", now, batch_size, config)
+    due = await find_schools_due("escalation", now, batch_size, config)
     summary = SweepSummary(schools=due.schools)
     for number, (first, last) in enumerate(due.batches, start=1):
-        _add(summary, sweep_escalation_batch(number, first, last, now, config))
-    _add_digest(summary, queue_escalation_digests(now, config))
+        _add(summary, await sweep_escalation_batch(number, first, last, now, config))
+    _add_digest(summary, await queue_escalation_digests(now, config))
     log_event(get_run_logger(), "escalate_done", now=now.isoformat(), **vars(summary))
     return summary

@@ -63,6 +63,6 @@ async def referral_follow_up(
     `now` defaults to the time the flow starts; `config` to $SPETS_CONFIG or development.ini.
     """
     now = resolve_now(now)
-    summary = follow_up(now, config)
+    summary = await follow_up(now, config)
     log_event(get_run_logger(), "referral_follow_up_done", now=now.isoformat(), **vars(summary))
     return summary

@@ -68,7 +68,7 @@ async def deliver_outbox(
         raise ValueError(f"limit={limit} and max_rounds={max_rounds} must both be 1 or more.")
     summary = DeliverySummary()
     for round_number in range(1, max_rounds + 1):
-        result = deliver_round(round_number, now, limit, config)
+        result = await deliver_round(round_number, now, limit, config)
         summary.rounds += 1
         for channel, count in result.sent.items():
             summary.sent[channel] = summary.sent.get(channel, 0) + count

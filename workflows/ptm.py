@@ -61,8 +61,8 @@ async def parents_sweep(
     """
     now = resolve_now(now)
     summary = ParentsSweepSummary(
-        minutes_tasks_opened=open_minutes_tasks(now, config),
-        messages_released=release_held_messages(now, config),
+        minutes_tasks_opened=await open_minutes_tasks(now, config),
+        messages_released=await release_held_messages(now, config),
     )
     log_event(
         get_run_logger(),
