@@ -31,8 +31,7 @@ from spets.services import attendance, plans, warnings
 from spets.services.calendar import local_today
 from spets.workflows.database import database_task
 from spets.workflows.runtime import (
-    batch_size_within,
-    chunks,
+    SchoolBatches,
     get_runtime,
     log_event,
     resolve_now,
@@ -57,46 +56,50 @@ class NoticeSummary:
     without_phone: int = 0
 
 
-@database_task(name="find-attendance-schools")
-def find_attendance_schools(now: datetime, config: str | None) -> list[int]:
-    """Return the schools that send absence SMS or have a pending attendance task of the last 60 days."""
+def _attendance_school_ids(
+    session, now: datetime, id_range: tuple[int, int] | None = None
+) -> list[int]:
+    """The schools that send absence SMS or have a pending attendance task of the last 60 days.
+
+    `id_range` (first, last) keeps the schools whose ids lie between the two, both included.
+    """
     horizon = local_today(now) - timedelta(days=60)
+    notifying = select(AttendanceOptions.school_id).where(
+        AttendanceOptions.notify_guardian_of_absence.is_(True)
+    )
+    with_tasks = select(Task.school_id).where(
+        Task.kind == CycleKind.DAILY_ATTENDANCE,
+        Task.state.in_(PENDING_STATES),
+        Task.opens_on >= horizon,
+    )
+    if id_range is not None:
+        notifying = notifying.where(AttendanceOptions.school_id.between(*id_range))
+        with_tasks = with_tasks.where(Task.school_id.between(*id_range))
+    return sorted(set(session.scalars(notifying)) | set(session.scalars(with_tasks.distinct())))
+
+
+@database_task(name="find-attendance-schools")
+def find_attendance_schools(now: datetime, batch_size: int, config: str | None) -> SchoolBatches:
+    """Cut the schools the absence sweep must visit into batches of school ids."""
     with get_runtime(config).session_factory() as session:
-        notifying = set(
-            session.scalars(
-                select(AttendanceOptions.school_id).where(
-                    AttendanceOptions.notify_guardian_of_absence.is_(True)
-                )
-            )
-        )
-        with_tasks = set(
-            session.scalars(
-                select(Task.school_id)
-                .where(
-                    Task.kind == CycleKind.DAILY_ATTENDANCE,
-                    Task.state.in_(PENDING_STATES),
-                    Task.opens_on >= horizon,
-                )
-                .distinct()
-            )
-        )
-    return sorted(notifying | with_tasks)
+        return SchoolBatches.of(_attendance_school_ids(session, now), batch_size)
 
 
 @database_task(name="queue-absence-notices", task_run_name="absence-notices-batch-{batch_number}")
 def notice_batch(
-    batch_number: int, school_ids: list[int], now: datetime, config: str | None
+    batch_number: int, first_school_id: int, last_school_id: int, now: datetime, config: str | None
 ) -> tuple[int, attendance.NoticeResult]:
     """Cancel the tasks of days off, then queue the first-day absence SMS of one batch."""
     with get_runtime(config).session_factory() as session, session.begin():
+        school_ids = _attendance_school_ids(session, now, (first_school_id, last_school_id))
         cancelled = attendance.cancel_tasks_of_days_off(session, now, school_ids)
         result = attendance.queue_absence_notices(session, now, school_ids)
     log_event(
         get_run_logger(),
         "absence_notices_queued",
         batch=batch_number,
-        first_school_id=school_ids[0],
-        last_school_id=school_ids[-1],
+        first_school_id=first_school_id,
+        last_school_id=last_school_id,
         tasks_cancelled=cancelled,
         queued=result.queued,
         revived=result.revived,
@@ -115,11 +118,10 @@ async def absence_notices(
     `now` defaults to the time the flow starts; `config` to $SPETS_CONFIG or development.ini.
     """
     now = resolve_now(now)
-    school_ids = await find_attendance_schools(now, config)
-    summary = NoticeSummary(schools=len(school_ids))
-    size = batch_size_within(len(school_ids), batch_size)
-    for number, batch in enumerate(chunks(school_ids, size), start=1):
-        cancelled, result = await notice_batch(number, batch, now, config)
+    found = await find_attendance_schools(now, batch_size, config)
+    summary = NoticeSummary(schools=found.schools)
+    for number, (first, last) in enumerate(found.batches, start=1):
+        cancelled, result = await notice_batch(number, first, last, now, config)
         summary.batches += 1
         summary.tasks_cancelled += cancelled
         summary.queued += result.queued
@@ -141,32 +143,35 @@ class WarningSummary:
     reviews_opened: int = 0
 
 
+def _active_school_ids(session, id_range: tuple[int, int] | None = None) -> list[int]:
+    query = select(OrgUnit.id).where(OrgUnit.kind == OrgKind.SCHOOL, OrgUnit.is_active.is_(True))
+    if id_range is not None:
+        query = query.where(OrgUnit.id.between(*id_range))
+    return list(session.scalars(query.order_by(OrgUnit.id)))
+
+
 @database_task(name="find-active-schools")
-def find_active_schools(config: str | None) -> list[int]:
+def find_active_schools(batch_size: int, config: str | None) -> SchoolBatches:
+    """Cut the active schools into batches of school ids."""
     with get_runtime(config).session_factory() as session:
-        return list(
-            session.scalars(
-                select(OrgUnit.id)
-                .where(OrgUnit.kind == OrgKind.SCHOOL, OrgUnit.is_active.is_(True))
-                .order_by(OrgUnit.id)
-            )
-        )
+        return SchoolBatches.of(_active_school_ids(session), batch_size)
 
 
 @database_task(name="compute-flags", task_run_name="compute-flags-batch-{batch_number}")
 def warning_batch(
-    batch_number: int, school_ids: list[int], now: datetime, config: str | None
+    batch_number: int, first_school_id: int, last_school_id: int, now: datetime, config: str | None
 ) -> tuple[warnings.FlagResult, int]:
     """Recompute the flags of one batch of schools and open their due review tasks."""
     with get_runtime(config).session_factory() as session, session.begin():
+        school_ids = _active_school_ids(session, (first_school_id, last_school_id))
         result = warnings.compute_flags(session, now, school_ids)
         opened = plans.open_due_reviews(session, now, school_ids=school_ids)
     log_event(
         get_run_logger(),
         "flags_computed",
         batch=batch_number,
-        first_school_id=school_ids[0],
-        last_school_id=school_ids[-1],
+        first_school_id=first_school_id,
+        last_school_id=last_school_id,
         students=result.students,
         raised=result.raised,
         updated=result.updated,
@@ -185,11 +190,10 @@ async def early_warnings(
     `now` defaults to the time the flow starts; `config` to $SPETS_CONFIG or development.ini.
     """
     now = resolve_now(now)
-    school_ids = await find_active_schools(config)
-    summary = WarningSummary(schools=len(school_ids))
-    size = batch_size_within(len(school_ids), batch_size)
-    for number, batch in enumerate(chunks(school_ids, size), start=1):
-        result, opened = await warning_batch(number, batch, now, config)
+    found = await find_active_schools(batch_size, config)
+    summary = WarningSummary(schools=found.schools)
+    for number, (first, last) in enumerate(found.batches, start=1):
+        result, opened = await warning_batch(number, first, last, now, config)
         summary.batches += 1
         summary.students += result.students
         summary.raised += result.raised

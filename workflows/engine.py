@@ -20,8 +20,7 @@ from spets.services import engine
 from spets.workflows.database import database_task
 from spets.workflows.runtime import (
     SCHOOLS_PER_TASK_RUN,
-    batch_size_within,
-    chunks,
+    SchoolBatches,
     get_runtime,
     log_event,
     resolve_now,
@@ -56,26 +55,14 @@ def _schools_with_due_steps(
 STEP_COLUMNS = {"reminder": Task.next_reminder_at, "escalation": Task.next_escalation_at}
 
 
-@dataclass
-class DueSchools:
-    """The schools with steps that have come, cut into batches of (first, last) school id.
-
-    Task runs carry the two ids of their batch, not the schools' list: Prefect records every
-    parameter and result of a task run (see OpenRun in workflows/cycles.py).
-    """
-
-    schools: int
-    batches: list[tuple[int, int]]
-
-
 @database_task(name="find-schools-due")
-def find_schools_due(step: str, now: datetime, batch_size: int, config: str | None) -> DueSchools:
+def find_schools_due(
+    step: str, now: datetime, batch_size: int, config: str | None
+) -> SchoolBatches:
     """Find the schools with reminders (`step="reminder"`) or escalations that have come."""
     with get_runtime(config).session_factory() as session:
         school_ids = _schools_with_due_steps(session, STEP_COLUMNS[step], now)
-    size = batch_size_within(len(school_ids), batch_size)
-    batches = [(batch[0], batch[-1]) for batch in chunks(school_ids, size)]
-    return DueSchools(len(school_ids), batches)
+    return SchoolBatches.of(school_ids, batch_size)
 
 
 def _sweep(

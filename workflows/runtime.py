@@ -12,7 +12,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -152,6 +152,25 @@ def batch_size_within(count: int, requested: int, max_batches: int = MAX_TASK_RU
     if requested < 1:
         raise ValueError(f"batch_size={requested} is invalid: give 1 or more schools a batch.")
     return max(requested, math.ceil(count / max_batches)) if count else requested
+
+
+@dataclass
+class SchoolBatches:
+    """Schools cut into batches of (first, last) school id, one task run per batch.
+
+    Task runs carry the two ids of their batch, not the schools' list: Prefect records every
+    parameter and result of a task run, and lists of schools cost more than the task runs
+    themselves (docs/benchmarks.md). Each task run reads its schools again from the range.
+    """
+
+    schools: int = 0
+    batches: list[tuple[int, int]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, school_ids: Sequence[int], batch_size: int) -> "SchoolBatches":
+        """Cut sorted school ids into batches of at least `batch_size` (see batch_size_within)."""
+        size = batch_size_within(len(school_ids), batch_size)
+        return cls(len(school_ids), [(batch[0], batch[-1]) for batch in chunks(school_ids, size)])
 
 
 def chunks(items: Sequence, size: int) -> list[list]:

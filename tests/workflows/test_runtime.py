@@ -41,6 +41,18 @@ def test_batch_size_zero_rejected():
         runtime.batch_size_within(10, 0)
 
 
+def test_school_batches_carry_first_and_last_ids():
+    found = runtime.SchoolBatches.of([3, 5, 8, 13, 21], 2)
+    assert (found.schools, found.batches) == (5, [(3, 5), (8, 13), (21, 21)])
+    assert runtime.SchoolBatches.of([], 2) == runtime.SchoolBatches(0, [])
+
+
+def test_school_batches_stay_within_the_task_run_limit():
+    found = runtime.SchoolBatches.of(list(range(1, 5001)), 1)
+    assert len(found.batches) == runtime.MAX_TASK_RUNS
+    assert found.batches[0] == (1, 5) and found.batches[-1] == (4996, 5000)
+
+
 def test_missing_config_named(tmp_path, monkeypatch):
     monkeypatch.delenv(runtime.CONFIG_ENV, raising=False)
     missing = tmp_path / "absent.ini"
