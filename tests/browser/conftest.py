@@ -103,9 +103,33 @@ def browser():
             browser.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can see whether the test failed."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
 @pytest.fixture
-def page(browser):
+def page(browser, request):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ur-PK")
     page = context.new_page()
     yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        _keep_failed_page(page, request.node.name)
     context.close()
+
+
+def _keep_failed_page(page, test_name: str) -> None:
+    """Save the page a failed test left behind (screenshot and HTML) and print where it was."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    stem = ARTIFACTS / f"failed-{test_name}"
+    try:
+        page.screenshot(path=f"{stem}.png", full_page=True)
+        Path(f"{stem}.html").write_text(page.content(), encoding="utf-8")
+        print(f"Failed at {page.url}; page kept in {stem}.png and {stem}.html")
+        print(page.inner_text("body")[:2000])
+    except Exception as error:  # the page may be closed or hung; the test failure is what counts
+        print(f"Could not keep the failed page: {error!r}")
