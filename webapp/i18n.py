@@ -6,6 +6,7 @@ from pyramid.i18n import get_localizer
 from pyramid.threadlocal import get_current_request
 
 from spets.i18n import LOCALES, RTL_LOCALES, TranslationString
+from spets.webapp.rendering import SerialDeformRenderer
 
 LOCALE_COOKIE = "spets_locale"
 DEFAULT_LOCALE = "en"
@@ -51,7 +52,9 @@ def _translate_for_deform(term):
 def set_deform_renderer() -> None:
     """Render Deform's templates, with our overrides first, translated per request."""
     search_path = ("spets:webapp/templates/deform", "deform:templates")
-    deform.Form.set_zpt_renderer(search_path, translator=_translate_for_deform)
+    deform.Form.set_default_renderer(
+        SerialDeformRenderer(search_path, translator=_translate_for_deform)
+    )
 
 
 @subscriber(BeforeRender)

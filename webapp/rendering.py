@@ -4,11 +4,14 @@ Chameleon compiles a template on its first render. When several threads render t
 for the first time at once, as after a restart on results day, CPython 3.11 can fail while
 building the templates' syntax trees ("SystemError: AST constructor recursion depth
 mismatch") and the request fails with a 500. Compiling under one process-wide lock avoids that;
-it costs nothing once every template is compiled.
+it costs nothing once every template is compiled. Deform's form templates compile under
+the same lock (SerialDeformRenderer).
 """
 
 import threading
 
+from chameleon.zpt.template import PageTemplateFile
+from deform.template import ZPTRendererFactory
 from pyramid.decorator import reify
 from pyramid_chameleon import renderer, zpt
 
@@ -33,6 +36,22 @@ class SerialTemplateRenderer(zpt.ZPTTemplateRenderer):
             translate=self.lookup.translate,
             macro=self.macro,
         )
+
+
+class SerialDeformTemplateFile(PageTemplateFile):
+    """A Deform widget template that compiles under the process-wide lock."""
+
+    def cook(self, body):
+        with _COMPILING:
+            super().cook(body)
+
+
+class SerialDeformRenderer(ZPTRendererFactory):
+    """Deform's renderer, loading its templates as SerialDeformTemplateFile."""
+
+    def __init__(self, search_path, **options):
+        super().__init__(search_path, **options)
+        self.loader.formats = {**self.loader.formats, "xml": SerialDeformTemplateFile}
 
 
 def renderer_factory(info):

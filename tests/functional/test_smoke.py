@@ -17,3 +17,14 @@ def test_templates_compile_one_at_a_time(wsgi_app):
     finally:
         manager.pop()
     assert isinstance(template, SerialPageTemplateFile)
+
+
+def test_form_templates_compile_one_at_a_time(wsgi_app):
+    """Deform's widget templates, ours and its own, compile under the same lock."""
+    import deform
+
+    from spets.webapp.rendering import SerialDeformTemplateFile
+
+    renderer = deform.Form.default_renderer
+    assert isinstance(renderer.load("textinput"), SerialDeformTemplateFile)
+    assert isinstance(renderer.load("form"), SerialDeformTemplateFile)
