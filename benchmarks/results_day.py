@@ -18,6 +18,9 @@ connections from an asyncio client in this process, requests for `--duration` se
 
 - the baseline: a bare Pyramid view returning "hello", served by the same waitress
   server next to the app, without the app's tweens, session or database;
+- the app's floor: `GET /healthz` through the whole app (its tweens, a database
+  transaction and one `SELECT 1`, no session and no template), what any page that reads
+  the database costs at least;
 - the results page of a random signed-in guardian's child, with the results cache off
   (the server is started with spets.portal.results_cache = false);
 - the same page with the cache on, from a server started afresh.
@@ -594,14 +597,21 @@ def run_mode(url, folder, cache, processes, args, guardians) -> dict:
         def hello_request():
             return "/hello", None
 
+        def floor_request():
+            return "/healthz", None
+
         print("  bare Pyramid view ...", flush=True)
         bare = measure(port, hello_request, args.concurrency, args.warmup, args.duration)
+        print("  app floor (/healthz) ...", flush=True)
+        floor = measure(port, floor_request, args.concurrency, args.warmup, args.duration)
         print("  results page ...", flush=True)
         page = measure(port, results_request, args.concurrency, args.warmup, args.duration)
     finally:
         stop_server(server)
     return {
         "bare": bare,
+        "app_floor": floor,
+        "floor_rps_ratio": round(floor["rps"] / bare["rps"], 3),
         "results_page": page,
         "rps_ratio": round(page["rps"] / bare["rps"], 3),
         "p50_ratio": round(page["p50_ms"] / bare["p50_ms"], 2),
@@ -693,11 +703,11 @@ def main() -> None:
     print()
     print(f"{'run':<24} {'view':<14} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>6}")
     for mode, result in report["runs"].items():
-        for name, row in (
-            ("bare Pyramid", result["bare"]),
-            ("results page", result["results_page"]),
+        for name, row, ratio in (
+            ("bare Pyramid", result["bare"], 1.0),
+            ("app floor", result["app_floor"], result["floor_rps_ratio"]),
+            ("results page", result["results_page"], result["rps_ratio"]),
         ):
-            ratio = result["rps_ratio"] if name == "results page" else 1.0
             print(
                 f"{mode:<24} {name:<14} {row['rps']:>8} {row['p50_ms']:>8} {row['p99_ms']:>8} "
                 f"{ratio:>6}"

@@ -10,6 +10,7 @@ def includeme(config):
     config.add_route("auth.logout", "/logout")
     config.add_route("auth.language", "/language")
     config.add_route("account.password", "/account/password")
+    config.add_route("status.live", "/healthz")
 
     # The org tree for browsing, and schools.
     config.add_route("org.browse", "/org")

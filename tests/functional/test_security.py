@@ -12,7 +12,14 @@ from spets.webapp.security import DEFAULT_PERMISSION
 
 # Views anyone may reach without signing in: signing in and out, the language switch,
 # static files (registered by add_static_view) and the error pages.
-PUBLIC_ROUTES = {"auth.login", "auth.logout", "auth.language", "signup.start", "signup.verify"}
+PUBLIC_ROUTES = {
+    "auth.login",
+    "auth.logout",
+    "auth.language",
+    "signup.start",
+    "signup.verify",
+    "status.live",
+}
 
 
 def registered_views(wsgi_app):
