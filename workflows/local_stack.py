@@ -249,7 +249,9 @@ def run_local_stack(stack: LocalStack) -> int:
         echo("")
         echo(f"Prefect UI:  {stack.prefect_url}/")
         echo(f"SPeTS:       http://{stack.web_address}/")
-        echo("The worker runs the calendar tick, reminders, escalations and outbox delivery.")
+        echo(
+            "The worker runs every scheduled flow: engine, attendance, health, parents and outbox."
+        )
         echo("Press Ctrl+C to stop the web app, the worker and the server.")
 
         while True:
