@@ -1,5 +1,6 @@
 """The main menu: which entries a user sees, and the places kept for the cycles to come."""
 
+import functools
 from dataclasses import dataclass
 
 from pyramid.events import BeforeRender, subscriber
@@ -76,6 +77,17 @@ def unread_count(request) -> int:
     )
 
 
+def take_flash(request, queue: str) -> list[str]:
+    """Return and clear the flash messages of `queue`.
+
+    Popping marks the session changed, which re-signs and re-sends its cookie. Peeking first
+    keeps a page without messages from sending a new cookie on every request.
+    """
+    if not request.session.peek_flash(queue):
+        return []
+    return request.session.pop_flash(queue)
+
+
 @subscriber(BeforeRender)
 def add_navigation(event):
     request = event.get("request")
@@ -92,6 +104,7 @@ def add_navigation(event):
         event["unread_count"] = request.unread_count
     event["planned_title"] = PLANNED_TITLE
     event["local_clock"] = calendar.local_clock
+    event["flash"] = functools.partial(take_flash, request)
 
 
 def includeme(config):

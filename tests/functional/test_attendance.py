@@ -84,6 +84,20 @@ def field_checked(form, student, status) -> bool:
     return form[f"status-{student.id}"].value == status
 
 
+def test_saved_message_shows_once_and_quiet_pages_send_no_cookie(testapp, aw):
+    testapp.login("class.a9")
+    form = testapp.get(register_url(aw.section_a9)).forms["attendance-register"]
+    choose(form, aw.student_a9, "absent")
+
+    with_message = form.submit("save", status=302).follow()
+    again = testapp.get(with_message.request.path_qs)
+
+    assert "Register saved." in with_message.text
+    assert "Set-Cookie" in with_message.headers  # the message left the session
+    assert "Register saved." not in again.text
+    assert "Set-Cookie" not in again.headers  # nothing changed in the session
+
+
 def test_register_saves_whole_section_in_one_request(testapp, aw):
     testapp.login("class.a9")
     form = testapp.get(register_url(aw.section_a9)).forms["attendance-register"]
