@@ -125,12 +125,13 @@ Result = TypeVar("Result")
 
 
 def run_flow(flow: Callable[..., Coroutine[Any, Any, Result]], /, **parameters: Any) -> Result:
-    """Run one of the (async) SPeTS flows to its end from synchronous code; return its result.
+    """Run one of the async SPeTS flows to its end from synchronous code and return its result.
 
-    The flows are async because Prefect 3.9's sync engine waits for the heartbeat thread,
-    which sleeps in one-second steps, at the end of every flow run; the async engine keeps
-    the heartbeats (a server needs them to notice a crashed run) without that wait. Tasks
-    stay synchronous. Pass `return_state=True` to receive the final Prefect state.
+    The flows are async because Prefect 3.9's sync engine waits at the end of every flow run
+    for the heartbeat thread, which sleeps in one-second steps. The async engine keeps the
+    heartbeats, which a server needs to notice a crashed run, without that wait. Their
+    tasks run synchronous code in a worker thread (workflows/database.py). Pass
+    `return_state=True` to receive the final Prefect state.
     """
     return asyncio.run(flow(**parameters))
 
