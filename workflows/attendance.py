@@ -59,7 +59,7 @@ class NoticeSummary:
 def _attendance_school_ids(
     session, now: datetime, id_range: tuple[int, int] | None = None
 ) -> list[int]:
-    """The schools that send absence SMS or have a pending attendance task of the last 60 days.
+    """Return schools that send absence SMS or have pending attendance tasks from the last 60 days.
 
     `id_range` (first, last) keeps the schools whose ids lie between the two, both included.
     """

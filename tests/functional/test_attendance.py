@@ -84,7 +84,7 @@ def field_checked(form, student, status) -> bool:
     return form[f"status-{student.id}"].value == status
 
 
-def test_saved_message_shows_once_and_quiet_pages_send_no_cookie(testapp, aw):
+def test_flash_shown_once_cookie_kept(testapp, aw):
     testapp.login("class.a9")
     form = testapp.get(register_url(aw.section_a9)).forms["attendance-register"]
     choose(form, aw.student_a9, "absent")

@@ -1,4 +1,4 @@
-"""The liveness check: /healthz answers without signing in, sets no cookie and names no detail."""
+"""The liveness check: /healthz responds without signing in, sets no cookie and shows no detail."""
 
 import pytest
 from pyramid.testing import DummyRequest

@@ -50,7 +50,8 @@ def test_school_batches_carry_first_and_last_ids():
 def test_school_batches_stay_within_the_task_run_limit():
     found = runtime.SchoolBatches.of(list(range(1, 5001)), 1)
     assert len(found.batches) == runtime.MAX_TASK_RUNS
-    assert found.batches[0] == (1, 5) and found.batches[-1] == (4996, 5000)
+    assert found.batches[0] == (1, 5)
+    assert found.batches[-1] == (4996, 5000)
 
 
 def test_missing_config_named(tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ def live(request):
     """Return 200 "ok" when one `SELECT 1` succeeds and 503 when it fails.
 
     The check reads no session and sets no cookie. Its response contains no host, user or
-    error detail, because the address is public; the log line has the error.
+    error detail, because the address is public. The log line has the error.
     """
     try:
         request.dbsession.execute(text("SELECT 1")).scalar_one()
