@@ -21,9 +21,10 @@ connections from an asyncio client in this process, requests for `--duration` se
 - the app's floor: `GET /healthz` through the whole app (its tweens, a database
   transaction and one `SELECT 1`, no session and no template), what any page that reads
   the database costs at least;
-- the results page of a random signed-in guardian's child, with the results cache off
-  (the server is started with spets.portal.results_cache = false);
-- the same page with the cache on, from a server started afresh.
+- the results page of a random signed-in guardian's child, with the caches off (the
+  server is started with spets.portal.results_cache and spets.portal.page_cache false);
+- the same page with both caches on, from a server started afresh: the rendered page is
+  sent again while its one check statement finds nothing on it changed.
 
 Each measurement reports requests per second and the 50th and 99th percentile latency,
 and the ratio of each to the baseline measured on the same server. It prints a
@@ -399,6 +400,7 @@ def write_config(url: str, folder: Path, cache: bool) -> Path:
                 "spets.session_secure = false",
                 "spets.sms.backend = file",
                 f"spets.portal.results_cache = {'true' if cache else 'false'}",
+                f"spets.portal.page_cache = {'true' if cache else 'false'}",
                 "",
             ]
         ),

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy import Date, Integer, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from spets.models import (
@@ -39,10 +39,12 @@ from spets.models import (
     PublishedMark,
     ResultSheet,
     Student,
+    StudentGuardian,
     Subject,
     Task,
     TaskState,
     ThreadMessage,
+    User,
 )
 from spets.services import (
     attendance,
@@ -53,6 +55,7 @@ from spets.services import (
     grading,
     guardians,
     results,
+    scope,
 )
 from spets.services.audit import Actor
 from spets.services.calendar import local_today
@@ -260,6 +263,60 @@ def results_fingerprint(session: Session, student: Student) -> Fingerprint:
     parameters = {"student_id": student.id, "tenant_id": student.tenant_id}
     row = session.execute(_fingerprint_statement(), parameters).one()
     return tuple(int(value) for value in row)
+
+
+# The rendered results page: served again while one statement finds nothing it shows changed.
+
+_TODAY = bindparam("today", type_=Date)
+
+
+@dataclass(frozen=True)
+class ResultsPageCheck:
+    """Whether the account may read the child's results page, and what the page shows.
+
+    `page_inputs` changes whenever the page would: the account's language, its links to
+    children (the switcher), its unread count and the child's results fingerprint.
+    """
+
+    may_read: bool
+    page_inputs: tuple
+
+
+@functools.cache
+def _results_page_check_statement():
+    """Built once: the same checks as the page's own, in one row and one round trip.
+
+    The first three columns repeat what the page requires of the request: an active
+    account, a portal grant in force today (as the principal is loaded) and a link to the
+    child (as `guardians.child_link` finds it).
+    """
+    user_id, student_id = _USER_ID, _STUDENT_ID
+    account_links = (
+        select(StudentGuardian.id)
+        .join(GuardianAccount, GuardianAccount.guardian_id == StudentGuardian.guardian_id)
+        .where(GuardianAccount.user_id == user_id)
+    )
+    linked = account_links.where(StudentGuardian.student_id == student_id)
+    links = account_links.subquery()
+    tenant_id = select(Student.tenant_id).where(Student.id == student_id).scalar_subquery()
+    return select(
+        exists().where(User.id == user_id, User.is_active.is_(True)),
+        scope.holds_role_permission(user_id, _TODAY, scope.Permission.PORTAL),
+        exists(linked),
+        select(User.locale).where(User.id == user_id).scalar_subquery(),
+        select(func.count(links.c.id)).scalar_subquery(),
+        select(func.coalesce(func.max(links.c.id), 0)).scalar_subquery(),
+        *_unread_columns(user_id),
+        *_fingerprint_columns(student_id, tenant_id),
+    )
+
+
+def check_results_page(connection, user_id: int, student_id: int, today: date) -> ResultsPageCheck:
+    """Read the check on `connection`, a Session or a Connection outside the request's own."""
+    parameters = {"user_id": user_id, "student_id": student_id, "today": today}
+    row = connection.execute(_results_page_check_statement(), parameters).one()
+    active, portal_granted, linked = (bool(value) for value in row[:3])
+    return ResultsPageCheck(active and portal_granted and linked, tuple(row[3:]))
 
 
 @functools.cache

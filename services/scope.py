@@ -335,6 +335,30 @@ class Principal:
 _USER_ROW, _GRANT_ROW, _TAUGHT_ROW, _CLASS_ROW = 0, 1, 2, 3
 
 
+def _grant_valid_on(user_id, today) -> list[ColumnElement[bool]]:
+    """Conditions on `RoleAssignment` joined to `OrgUnit`: the user's grants in force on `today`."""
+    return [
+        RoleAssignment.user_id == user_id,
+        RoleAssignment.valid_from <= today,
+        or_(RoleAssignment.valid_to.is_(None), RoleAssignment.valid_to >= today),
+        OrgUnit.is_active.is_(True),
+    ]
+
+
+def holds_role_permission(user_id, today, permission: str) -> ColumnElement[bool]:
+    """SQL test that the user holds `permission` through a role granted on an active unit.
+
+    Section-level rights (taught and class sections) are not counted: this is for
+    permissions only roles give, such as the guardian's portal.
+    """
+    roles = [role for role, granted in ROLE_PERMISSIONS.items() if permission in granted]
+    return exists(
+        select(RoleAssignment.id)
+        .join(OrgUnit, OrgUnit.id == RoleAssignment.org_unit_id)
+        .where(*_grant_valid_on(user_id, today), RoleAssignment.role.in_(roles))
+    )
+
+
 @functools.cache
 def _principal_statement():
     """Build one UNION ALL over the account, its grants and its sections valid on `today`.
@@ -364,12 +388,7 @@ def _principal_statement():
             null(),
         )
         .join(OrgUnit, OrgUnit.id == RoleAssignment.org_unit_id)
-        .where(
-            RoleAssignment.user_id == user_id,
-            RoleAssignment.valid_from <= today,
-            or_(RoleAssignment.valid_to.is_(None), RoleAssignment.valid_to >= today),
-            OrgUnit.is_active.is_(True),
-        )
+        .where(*_grant_valid_on(user_id, today))
     )
     taught = (
         select(literal(_TAUGHT_ROW), TeachingAssignment.section_id, null(), null(), null())

@@ -27,6 +27,9 @@ def main(global_config, **settings):
         # Request helpers shared by all views: the clock, the actor, the principal.
         config.include("spets.webapp.request")
 
+        # The results page served again from memory while nothing on it has changed.
+        config.include("spets.webapp.page_cache")
+
         # Static files: our CSS, Deform's assets, the right-to-left Bootstrap, Urdu fonts.
         config.include("spets.webapp.static")
 

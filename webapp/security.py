@@ -14,6 +14,7 @@ from spets.services.scope import load_principal
 
 DEFAULT_PERMISSION = "explicit-permission-required"
 SESSION_USER_KEY = "user_id"
+SESSION_COOKIE = "spets_session"
 
 
 class ScopedSecurityPolicy:
@@ -75,7 +76,7 @@ def includeme(config):
     settings = config.get_settings()
     session_factory = SignedCookieSessionFactory(
         settings["spets.session_secret"],
-        cookie_name="spets_session",
+        cookie_name=SESSION_COOKIE,
         secure=settings["spets.session_secure"],
         httponly=True,
         samesite="Lax",

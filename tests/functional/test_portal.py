@@ -6,7 +6,7 @@ import csv
 import io
 import re
 import subprocess
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,9 +21,12 @@ from spets.models import (
     ExamKind,
     FamilyCorrection,
     Finding,
+    MessageThread,
     OutboxMessage,
     Relation,
     ResultSheet,
+    RoleAssignment,
+    StudentGuardian,
     Task,
     ThreadMessage,
     User,
@@ -226,14 +229,16 @@ def test_unpublished_marks_never_appear(testapp, family, tmp_path, stage):
     assert "13.5" not in text
 
 
-def test_amended_mark_shown_at_once(testapp, family):
-    """The results cache never serves a mark an approved amendment replaced."""
+def test_amended_mark_shown_at_once(testapp, family, wsgi_app):
+    """The rendered page and the results cache never serve a mark an approved amendment
+    replaced."""
+    pages = wsgi_app.registry["spets.results_page_cache"]
     guardian_login(testapp)
     url = f"/portal/children/{family.student_a9.id}/results"
     assert "23 / 25" in testapp.get(url).text
-    hits = portal.RESULTS_CACHE.hits
+    hits = pages.hits
     assert "23 / 25" in testapp.get(url).text
-    assert portal.RESULTS_CACHE.hits == hits + 1
+    assert pages.hits == hits + 1
 
     amendment = results.request_amendment(
         family.session,
@@ -246,6 +251,7 @@ def test_amended_mark_shown_at_once(testapp, family):
     )
     after_request = testapp.get(url).text
     assert "23 / 25" in after_request  # a requested amendment is not published yet
+    assert pages.hits == hits + 2
     results.decide_amendment(
         family.session, amendment, True, "", actor=Actor(family.head_a.id), now=family.now
     )
@@ -253,6 +259,7 @@ def test_amended_mark_shown_at_once(testapp, family):
     page = testapp.get(url).text
     assert "24 / 25" in page
     assert "23 / 25" not in page
+    assert pages.hits == hits + 2
 
 
 def test_results_page_in_english(testapp, family):
@@ -852,8 +859,9 @@ def test_attendance_page_of_child_in_other_school(testapp, family):
 
 
 def test_results_page_statements_fixed(testapp, family, connection):
-    """Results day: one statement each for the guardian, the child, the page's state, and
-    (when the cache has no entry) the marks and the grade scale."""
+    """Results day: a page rendered already costs the one statement of its check. Otherwise
+    the check, then one statement each for the guardian, the child, the page's state and
+    (when the results cache has no entry) the marks and the grade scale."""
     guardian_login(testapp)
     url = f"/portal/children/{family.student_a9.id}/results"
     testapp.get(f"/portal/children/{family.zainab.id}/results")  # fills the children's list
@@ -861,4 +869,148 @@ def test_results_page_statements_fixed(testapp, family, connection):
     uncached = count_statements(connection, lambda: testapp.get(url))
     cached = count_statements(connection, lambda: testapp.get(url))
 
-    assert (uncached, cached) == (5, 3)
+    assert (uncached, cached) == (6, 1)
+
+
+# The rendered results page, served again while its check finds nothing changed.
+
+
+@pytest.fixture
+def pages(wsgi_app):
+    cache = wsgi_app.registry["spets.results_page_cache"]
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+def results_url(family) -> str:
+    return f"/portal/children/{family.student_a9.id}/results"
+
+
+def test_results_page_served_again_as_rendered(testapp, family, pages):
+    guardian_login(testapp)
+    first = testapp.get(results_url(family))
+    hits = pages.hits
+    again = testapp.get(results_url(family))
+
+    assert pages.hits == hits + 1
+    assert again.body == first.body
+    assert again.content_type == "text/html"
+    assert "Set-Cookie" not in again.headers
+
+
+def test_stored_page_refused_once_the_link_is_gone(testapp, family, pages):
+    guardian_login(testapp)
+    testapp.get(results_url(family))
+    family.session.delete(family.guardian_link_a9)
+    family.session.flush()
+
+    testapp.get(results_url(family), status=404)
+
+
+def test_stored_page_refused_once_the_account_is_disabled(testapp, family, pages):
+    guardian_login(testapp)
+    testapp.get(results_url(family))
+    family.aslam_user.is_active = False
+    family.session.flush()
+
+    response = testapp.get(results_url(family), expect_errors=True)
+    assert response.status_int in (302, 403)
+    assert "23 / 25" not in response.text
+
+
+def test_stored_page_refused_once_the_guardian_role_ends(testapp, family, pages):
+    guardian_login(testapp)
+    testapp.get(results_url(family))
+    grant = family.session.scalar(
+        select(RoleAssignment).where(RoleAssignment.user_id == family.aslam_user.id)
+    )
+    grant.valid_from = family.now.date() - timedelta(days=30)
+    grant.valid_to = family.now.date() - timedelta(days=1)
+    family.session.flush()
+
+    response = testapp.get(results_url(family), expect_errors=True)
+    assert response.status_int in (403, 404)
+    assert "23 / 25" not in response.text
+
+
+def test_new_message_shows_in_the_unread_count_at_once(testapp, family, pages):
+    guardian_login(testapp)
+    thread_id = write_to_teacher(testapp, family, body="Hello")
+    assert 'class="badge text-bg-danger ms-1"' not in testapp.get(results_url(family)).text
+    thread = family.session.get(MessageThread, thread_id)
+    staff = family.session.get(User, thread.staff_id)
+    threads.post_message(family.session, thread, staff, "Please come on Monday.", now=family.now)
+    family.session.flush()
+    hits = pages.hits
+
+    page = testapp.get(results_url(family))
+
+    assert pages.hits == hits
+    badge = page.html.find(id="tab-messages").find("span")
+    assert badge is not None and badge.text == "1"
+
+
+def test_language_switch_renders_the_page_again(testapp, family, pages):
+    guardian_login(testapp)
+    assert "Mathematics" not in testapp.get(results_url(family)).text  # Urdu by default
+    testapp.post_with_csrf("/language", {"locale": "en", "came_from": results_url(family)})
+
+    assert "Mathematics" in testapp.get(results_url(family)).text
+
+
+def test_new_child_shows_in_the_switcher_at_once(testapp, family, pages):
+    guardian_login(testapp)
+    testapp.get(results_url(family))
+    sibling = family.admit(family.section_a9, "A977", "Bilal Aslam", "بلال اسلم")
+    family.session.add(
+        StudentGuardian(
+            student_id=sibling.id,
+            guardian_id=family.aslam.id,
+            relation=Relation.FATHER,
+            is_primary=False,
+        )
+    )
+    family.session.flush()
+    portal.CHILDREN_CACHE.clear()  # linking through the service forgets the entry itself
+
+    page = testapp.get(results_url(family))
+
+    assert "بلال اسلم" in page.text
+
+
+def test_new_session_of_the_same_guardian_renders_its_own_page(testapp, family, pages):
+    """A page carries its session's CSRF token, so another sign-in never gets it."""
+    guardian_login(testapp)
+    first = testapp.get(results_url(family))
+    guardian_login(testapp)
+    hits = pages.hits
+
+    second = testapp.get(results_url(family))
+
+    assert pages.hits == hits
+    token = re.search(r'name="csrf_token" value="([^"]+)"', second.text)[1]
+    assert token not in first.text
+
+
+def test_other_family_never_served_a_stored_page(testapp, family, pages):
+    noor = family.guardian_link_b9.guardian
+    noor.phone = "+923005556666"
+    sign_up(family.session, noor, noor.phone, family.now)
+    family.session.flush()
+    guardian_login(testapp)
+    testapp.get(results_url(family))
+    guardian_login(testapp, "03005556666")
+
+    testapp.get(results_url(family), status=404)
+
+
+def test_results_page_check_on_a_connection(family, connection):
+    """The statement the tween runs outside the request, read here on a plain Connection."""
+    user_id, student_id = family.aslam_user.id, family.student_a9.id
+    check = portal.check_results_page(connection, user_id, student_id, family.now.date())
+    other = portal.check_results_page(connection, user_id, family.student_b9.id, family.now.date())
+
+    assert check.may_read
+    assert not other.may_read
+    assert check.page_inputs[0] == "ur"
