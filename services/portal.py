@@ -274,11 +274,13 @@ _TODAY = bindparam("today", type_=Date)
 class ResultsPageCheck:
     """Whether the account may read the child's results page, and what the page shows.
 
-    `page_inputs` changes whenever the page would: the account's language, its links to
-    children (the switcher), its unread count and the child's results fingerprint.
+    `page_inputs` changes whenever the page would: the child's tenant, the account's
+    language, its links to children (the switcher), its unread count and the child's
+    results fingerprint.
     """
 
     may_read: bool
+    tenant_id: int | None
     page_inputs: tuple
 
 
@@ -303,6 +305,7 @@ def _results_page_check_statement():
         exists().where(User.id == user_id, User.is_active.is_(True)),
         scope.holds_role_permission(user_id, _TODAY, scope.Permission.PORTAL),
         exists(linked),
+        tenant_id,
         select(User.locale).where(User.id == user_id).scalar_subquery(),
         select(func.count(links.c.id)).scalar_subquery(),
         select(func.coalesce(func.max(links.c.id), 0)).scalar_subquery(),
@@ -316,7 +319,7 @@ def check_results_page(connection, user_id: int, student_id: int, today: date) -
     parameters = {"user_id": user_id, "student_id": student_id, "today": today}
     row = connection.execute(_results_page_check_statement(), parameters).one()
     active, portal_granted, linked = (bool(value) for value in row[:3])
-    return ResultsPageCheck(active and portal_granted and linked, tuple(row[3:]))
+    return ResultsPageCheck(active and portal_granted and linked, row[3], tuple(row[3:]))
 
 
 @functools.cache

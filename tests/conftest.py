@@ -6,6 +6,7 @@ trust authentication). Each run migrates a fresh database with the real Alembic
 migrations.
 """
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -254,3 +255,54 @@ def smtp_server():
     inbox.port = port
     yield inbox
     controller.stop()
+
+
+def _migrate(url: str) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SPETS_DATABASE_URL", url)
+        command.upgrade(alembic_config(url), "head")
+
+
+@contextlib.contextmanager
+def migrated_database(db_kind: str, tmp_path_factory):
+    """Yield the URL of a database of its own, migrated to head; drop it afterwards.
+
+    For tests that need committed data: a live server, or triggers that act on commit.
+    """
+    if db_kind == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.sqlite'}"
+        _migrate(url)
+        yield url
+        return
+
+    admin_url = os.environ.get("SPETS_TEST_PG_URL", DEFAULT_PG_URL)
+    name = f"spets_live_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        _migrate(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def live_world(request, tmp_path_factory, clock):
+    """A database of its own, migrated and filled with the test world, committed."""
+    from spets.db import make_engine, make_session_factory
+
+    with migrated_database(request.config.getoption("--db"), tmp_path_factory) as url:
+        engine = make_engine({"sqlalchemy.url": url})
+        factory = make_session_factory(engine)
+        with factory() as session, session.begin():
+            world = World.build(session, clock())
+            ids = {
+                "student_a9": world.student_a9.id,
+                "school_a": world.school_a.id,
+            }
+        yield {"url": url, "factory": factory, "ids": ids}
+        engine.dispose()

@@ -8,6 +8,8 @@ from spets.webapp.settings import coerce_settings
 
 def main(global_config, **settings):
     """Build the WSGI application from the ini file's [app:main] settings."""
+    from spets.webapp import page_cache
+
     settings = coerce_settings(global_config, settings)
     messaging.set_base_url(settings["spets.base_url"])
     with Configurator(settings=settings) as config:
@@ -39,4 +41,5 @@ def main(global_config, **settings):
         # Every route, then the views that serve them.
         config.include("spets.webapp.routes")
         config.scan("spets.webapp.views")
-    return config.make_wsgi_app()
+    # Stored results pages that the change feed vouches for are sent before the router.
+    return page_cache.wrap(config.make_wsgi_app())

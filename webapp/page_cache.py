@@ -1,40 +1,52 @@
 """The results page served again from memory while nothing it shows has changed.
 
 On results day guardians open and reload their child's results page far more often than
-anything on it changes. The tween below sits above every other tween. For a signed-in
-GET of a results page it runs one statement outside the request's transaction
-(`portal.check_results_page`). The statement repeats the page's own checks: an active
-account, a portal grant in force and a link to the child. It also reads everything the
-page shows that can change: the account's language, its links to children, its unread
-count and the child's results fingerprint. When all checks pass and those values equal
-the ones stored with a rendered page of the same session, that page is sent without
-opening a transaction or rendering a template. Anything else goes through the app as usual.
+anything on it changes. `ResultsPageTween` sits above every other tween and keeps each
+session's rendered results page, keyed by the signed session cookie itself.
+`StoredPageMiddleware`, in front of Pyramid's router, sends the pages the change feed
+vouches for; the tween checks and stores all others.
 
-An approved amendment changes the results fingerprint, so its mark shows on the very next
-request in every process. A page is stored only when its session sent no cookie and had no
-message waiting to be shown. It is keyed by the session's user and CSRF token, so it goes
-back only to the session that rendered it. Entries also expire after
+Before a stored page is sent again, something must vouch that nothing on it changed:
+
+- On PostgreSQL, the change feed (webapp/change_feed.py): triggers announce every commit
+  that touches the account, the child or the tenant's grade scale. When none has arrived
+  since the page was last checked, the page is sent without any database statement.
+- Otherwise (SQLite, a feed not listening, a change announced), one statement outside the
+  request's transaction (`portal.check_results_page`). It repeats the page's own checks:
+  an active account, a portal grant in force and a link to the child. It also reads all
+  the page shows that can change: the account's language, its links to children, its
+  unread count and the child's results fingerprint. When the checks pass and the values
+  equal the stored ones, the stored page is sent; else the app renders it again.
+
+An approved amendment is announced for each student whose marks it touches and changes
+the results fingerprint, so the next page is rendered afresh. A page is stored only when
+its session sent no cookie and had no message waiting to be shown, and goes back only to
+a request with the very same signed cookie. Entries expire after
 `spets.portal.page_cache_seconds`, which bounds how long a renamed school or subject keeps
 its old name, as in the switcher's own cache.
 """
 
+import functools
 import logging
 import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 
 from pyramid.response import Response
 from pyramid.settings import asbool
 from pyramid.tweens import INGRESS
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from webob import BaseRequest
 
 from spets.services import portal
 from spets.services.calendar import local_today
+from spets.webapp.change_feed import ChangeFeed, Position
 from spets.webapp.i18n import LOCALE_COOKIE
-from spets.webapp.security import SESSION_COOKIE, SESSION_USER_KEY
+from spets.webapp.security import SESSION_COOKIE, SESSION_REISSUE_SECONDS, SESSION_USER_KEY
 
 log = logging.getLogger(__name__)
 
@@ -42,55 +54,64 @@ RESULTS_PATH = re.compile(r"/portal/children/(\d+)/results")
 CSRF_KEY = "_csrft_"  # where Pyramid's session keeps the CSRF token
 FLASH_PREFIX = "_f_"  # and the prefix of its flash queues
 
-PageKey = tuple[int, int, str, str, str | None]
+# (signed session cookie, student id, application URL, language cookie)
+PageKey = tuple[str, int, str, str | None]
 
 
 @dataclass(frozen=True)
 class StoredPage:
+    user_id: int
+    student_id: int
+    tenant_id: int | None
+    session_accessed: float
     page_inputs: tuple
+    checked_on: date
+    position: Position | None
     expires_at: float
     status: str
     headerlist: tuple[tuple[str, str], ...]
     body: bytes
+
+    @functools.cached_property
+    def feed_keys(self) -> tuple[str, ...]:
+        return (f"u:{self.user_id}", f"s:{self.student_id}", f"t:{self.tenant_id}")
 
     def response(self) -> Response:
         return Response(status=self.status, headerlist=list(self.headerlist), body=self.body)
 
 
 class RenderedPageCache:
-    """Rendered pages by session and child, each kept with what it showed, for `ttl_seconds`.
+    """Rendered pages by session cookie and child, for `ttl_seconds` from their rendering.
 
-    Entries are kept in the order they were stored, which is also the order they expire,
+    Entries are kept in the order they were rendered, which is also the order they expire,
     so storing drops expired entries from the front and the oldest ones beyond
     `max_entries`.
     """
 
-    def __init__(self, ttl_seconds: float = 60.0, max_entries: int = 10_000):
+    def __init__(self, ttl_seconds: float = 60.0, max_entries: int = 5_000):
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
         self.hits = 0
         self._entries: OrderedDict[PageKey, StoredPage] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: PageKey, page_inputs: tuple) -> StoredPage | None:
+    def get(self, key: PageKey) -> StoredPage | None:
         page = self._entries.get(key)
-        if page is None or page.page_inputs != page_inputs or page.expires_at < time.monotonic():
+        if page is None or page.expires_at < time.monotonic():
             return None
-        self.hits += 1
         return page
 
-    def put(self, key: PageKey, page_inputs: tuple, response: Response) -> None:
-        page = StoredPage(
-            page_inputs=page_inputs,
-            expires_at=time.monotonic() + self.ttl_seconds,
-            status=response.status,
-            headerlist=tuple(response.headerlist),
-            body=response.body,
-        )
+    def put(self, key: PageKey, page: StoredPage) -> None:
         with self._lock:
             self._entries.pop(key, None)
             self._entries[key] = page
             self._drop_old()
+
+    def renew(self, key: PageKey, page: StoredPage) -> None:
+        """Replace an entry after a check, keeping its place and its expiry."""
+        with self._lock:
+            if key in self._entries:
+                self._entries[key] = page
 
     def _drop_old(self) -> None:
         now = time.monotonic()
@@ -109,31 +130,36 @@ class RenderedPageCache:
 
 
 def page_key(request) -> PageKey | None:
-    """Return the key of a results page request the cache may answer, else None.
-
-    None for anything but a plain GET of a results page by a signed-in session whose
-    cookie needs no reissue and which has no flash message waiting.
-    """
+    """Return the key of a plain GET of a results page with a session cookie, else None."""
     if request.method != "GET" or request.query_string:
         return None
     match = RESULTS_PATH.fullmatch(request.path_info)
-    if match is None or SESSION_COOKIE not in request.cookies:
+    cookies = request.cookies
+    cookie = cookies.get(SESSION_COOKIE)
+    if match is None or cookie is None:
         return None
+    return (cookie, int(match[1]), request.application_url, cookies.get(LOCALE_COOKIE))
 
+
+@dataclass(frozen=True)
+class SessionFacts:
+    user_id: int
+    accessed: float
+
+
+def session_facts(request) -> SessionFacts | None:
+    """Return the signed-in session's user and access time if its page may be stored.
+
+    None when nobody is signed in, when the session has no CSRF token yet or a flash
+    message waiting, or when this request must re-sign the cookie.
+    """
     session = request.session
     user_id = session.get(SESSION_USER_KEY)
-    csrf_token = session.get(CSRF_KEY)
-    if user_id is None or csrf_token is None or request.response_callbacks:
+    if user_id is None or session.get(CSRF_KEY) is None or request.response_callbacks:
         return None
     if any(key.startswith(FLASH_PREFIX) and value for key, value in session.items()):
         return None
-    return (
-        int(user_id),
-        int(match[1]),
-        csrf_token,
-        request.application_url,
-        request.cookies.get(LOCALE_COOKIE),
-    )
+    return SessionFacts(int(user_id), float(session.accessed))
 
 
 def _is_storable(request, response) -> bool:
@@ -146,35 +172,115 @@ def _is_storable(request, response) -> bool:
     )
 
 
+def vouched_by_feed(page: StoredPage, feed: ChangeFeed | None, today: date) -> bool:
+    """Say whether the feed vouches for the page: no change announced since its check."""
+    return (
+        feed is not None
+        and page.checked_on == today
+        and time.time() - page.session_accessed <= SESSION_REISSUE_SECONDS
+        and feed.unchanged_since(page.position, page.feed_keys)
+    )
+
+
+class StoredPageMiddleware:
+    """Send the stored pages the feed vouches for before Pyramid's router sees the request.
+
+    Such a page needs nothing of the router: no request object with the app's helpers, no
+    tween, no transaction. Every other request, and every stored page that needs a check,
+    goes to the app, where `ResultsPageTween` checks, renders and stores.
+    """
+
+    def __init__(self, app, registry):
+        self.app = app
+        self.registry = registry
+        self.cache: RenderedPageCache = registry["spets.results_page_cache"]
+        self.feed: ChangeFeed = registry["spets.change_feed"]
+        self.clock = registry.settings.get("spets.clock") or _utc_now
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") == "GET" and RESULTS_PATH.fullmatch(
+            environ.get("PATH_INFO", "")
+        ):
+            key = page_key(BaseRequest(environ))
+            page = self.cache.get(key) if key is not None else None
+            if page is not None and vouched_by_feed(page, self.feed, local_today(self.clock())):
+                self.cache.hits += 1
+                start_response(page.status, list(page.headerlist))
+                return [page.body]
+        return self.app(environ, start_response)
+
+
+def wrap(app):
+    """Put `StoredPageMiddleware` in front of the app when it has a change feed."""
+    if app.registry.get("spets.change_feed") is None:
+        return app
+    return StoredPageMiddleware(app, app.registry)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class ResultsPageTween:
-    """Serve a stored results page when the check allows it; store the pages the app renders."""
+    """Send a stored results page when the feed or the check vouches for it; store the rest."""
 
     def __init__(self, handler, registry):
         self.handler = handler
         self.cache: RenderedPageCache = registry["spets.results_page_cache"]
         self.engine = _engine_of(registry["dbsession_factory"])
+        self.feed: ChangeFeed | None = registry.get("spets.change_feed")
 
     def __call__(self, request):
         key = page_key(request)
         if key is None:
             return self.handler(request)
 
-        check = self._check(request, user_id=key[0], student_id=key[1])
+        today = local_today(request.now)
+        page = self.cache.get(key)
+        if page is not None and vouched_by_feed(page, self.feed, today):
+            self.cache.hits += 1
+            return page.response()
+        return self._check_then_serve(request, key, page, today)
+
+    def _check_then_serve(self, request, key: PageKey, page: StoredPage | None, today: date):
+        facts = session_facts(request)
+        if facts is None:
+            return self.handler(request)
+
+        # The feed's position and the check are read before the app reads the page, so
+        # a stored page is never older than what vouches for it.
+        position = self.feed.position() if self.feed is not None else None
+        check = self._check(request, user_id=facts.user_id, student_id=key[1], today=today)
         if check is None or not check.may_read:
             return self.handler(request)
 
-        page = self.cache.get(key, check.page_inputs)
-        if page is not None:
+        unchanged = page is not None and page.page_inputs == check.page_inputs
+        if unchanged and page.user_id == facts.user_id:
+            self.cache.renew(key, replace(page, position=position, checked_on=today))
+            self.cache.hits += 1
             return page.response()
 
         response = self.handler(request)
         if _is_storable(request, response):
-            # The check was read before the app read the page, so the page is never older.
-            self.cache.put(key, check.page_inputs, response)
+            stored = StoredPage(
+                user_id=facts.user_id,
+                student_id=key[1],
+                tenant_id=check.tenant_id,
+                session_accessed=facts.accessed,
+                page_inputs=check.page_inputs,
+                checked_on=today,
+                position=position,
+                expires_at=time.monotonic() + self.cache.ttl_seconds,
+                status=response.status,
+                headerlist=tuple(response.headerlist),
+                body=response.body,
+            )
+            self.cache.put(key, stored)
         return response
 
-    def _check(self, request, *, user_id: int, student_id: int) -> portal.ResultsPageCheck | None:
-        today = local_today(request.now)
+    def _check(
+        self, request, *, user_id: int, student_id: int, today: date
+    ) -> portal.ResultsPageCheck | None:
         shared_session = request.environ.get("app.dbsession")  # the tests' one session
         try:
             if shared_session is not None:
@@ -203,11 +309,27 @@ def _engine_of(session_factory) -> Engine | None:
     return bind
 
 
+def _change_feed(registry, ttl_seconds: float) -> ChangeFeed | None:
+    """Return a change feed for the app's PostgreSQL database, None on SQLite or in tests."""
+    engine = _engine_of(registry["dbsession_factory"])
+    if engine is None or engine.dialect.name != "postgresql":
+        return None
+    conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    # Keys are kept a little longer than any entry lives: an entry checked before a change
+    # has always expired when the change is forgotten.
+    return ChangeFeed(conninfo, forget_after_seconds=ttl_seconds + 30)
+
+
 def includeme(config):
     settings = config.get_settings()
-    config.registry["spets.results_page_cache"] = RenderedPageCache(
+    cache = RenderedPageCache(
         ttl_seconds=int(settings.get("spets.portal.page_cache_seconds", 60)),
-        max_entries=int(settings.get("spets.portal.page_cache_entries", 10_000)),
+        max_entries=int(settings.get("spets.portal.page_cache_entries", 5_000)),
     )
-    if asbool(settings.get("spets.portal.page_cache", True)):
-        config.add_tween("spets.webapp.page_cache.ResultsPageTween", under=INGRESS)
+    config.registry["spets.results_page_cache"] = cache
+    if not asbool(settings.get("spets.portal.page_cache", True)):
+        return
+
+    if asbool(settings.get("spets.portal.change_feed", True)):
+        config.registry["spets.change_feed"] = _change_feed(config.registry, cache.ttl_seconds)
+    config.add_tween("spets.webapp.page_cache.ResultsPageTween", under=INGRESS)

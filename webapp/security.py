@@ -15,6 +15,8 @@ from spets.services.scope import load_principal
 DEFAULT_PERMISSION = "explicit-permission-required"
 SESSION_USER_KEY = "user_id"
 SESSION_COOKIE = "spets_session"
+# After this many seconds a request re-signs the session cookie with the new access time.
+SESSION_REISSUE_SECONDS = 300
 
 
 class ScopedSecurityPolicy:
@@ -82,7 +84,7 @@ def includeme(config):
         samesite="Lax",
         max_age=settings["spets.session_max_age"],
         timeout=settings["spets.session_max_age"],
-        reissue_time=300,
+        reissue_time=SESSION_REISSUE_SECONDS,
         serializer=JSONSerializer(),
     )
     config.set_session_factory(session_factory)

@@ -4,10 +4,7 @@ import threading
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from alembic import command
-from builders import World
-from conftest import ROOT, alembic_config
+from conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -21,50 +18,6 @@ CHROMIUM_FLAGS = [
     "--disable-quic",
 ]
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-@pytest.fixture(scope="module")
-def live_world(request, tmp_path_factory, clock):
-    """A database of its own, migrated and filled with the test world, committed."""
-    from spets.db import make_engine, make_session_factory
-
-    db_kind = request.config.getoption("--db")
-    if db_kind == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'live.sqlite'}"
-        admin = None
-        name = None
-    else:
-        import os
-        import uuid
-
-        from conftest import DEFAULT_PG_URL
-
-        admin_url = os.environ.get("SPETS_TEST_PG_URL", DEFAULT_PG_URL)
-        name = f"spets_live_{uuid.uuid4().hex[:10]}"
-        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-    config = alembic_config(url)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SPETS_DATABASE_URL", url)
-        command.upgrade(config, "head")
-
-    engine = make_engine({"sqlalchemy.url": url})
-    factory = make_session_factory(engine)
-    with factory() as session, session.begin():
-        world = World.build(session, clock())
-        ids = {
-            "student_a9": world.student_a9.id,
-            "school_a": world.school_a.id,
-        }
-    yield {"url": url, "factory": factory, "ids": ids}
-    engine.dispose()
-    if admin is not None:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +38,9 @@ def live_server(live_world, app_settings):
     yield f"http://127.0.0.1:{server.effective_port}"
     server.close()
     thread.join(timeout=5)
+    feed = app.registry.get("spets.change_feed")
+    if feed is not None:
+        feed.stop()  # before its database is dropped
 
 
 @pytest.fixture(scope="module")

@@ -1,24 +1,30 @@
 """Which requests the results page cache answers, and how it keeps and drops pages."""
 
+import time
+from datetime import date
+
 import pytest
 from pyramid.request import Request
-from pyramid.response import Response
 
-from spets.webapp.page_cache import RenderedPageCache, page_key
+from spets.webapp.page_cache import RenderedPageCache, StoredPage, page_key, session_facts
 
 PATH = "/portal/children/7/results"
+
+
+class Session(dict):
+    accessed = 1_000.0
 
 
 def results_request(path=PATH, *, session=None, method="GET", cookie=True) -> Request:
     request = Request.blank(path, method=method)
     if cookie:
         request.cookies["spets_session"] = "signed"
-    request.session = {"user_id": 3, "_csrft_": "token"} if session is None else session
+    request.session = Session({"user_id": 3, "_csrft_": "token"} if session is None else session)
     return request
 
 
-def test_key_names_user_child_token_and_address():
-    assert page_key(results_request()) == (3, 7, "token", "http://localhost", None)
+def test_key_names_cookie_child_and_address():
+    assert page_key(results_request()) == ("signed", 7, "http://localhost", None)
 
 
 def test_key_includes_the_language_cookie():
@@ -34,55 +40,88 @@ def test_key_includes_the_language_cookie():
         lambda: results_request(PATH + "?x=1"),
         lambda: results_request("/portal/children/7/feedback"),
         lambda: results_request(cookie=False),
-        lambda: results_request(session={"_csrft_": "token"}),
-        lambda: results_request(session={"user_id": 3}),
-        lambda: results_request(session={"user_id": 3, "_csrft_": "t", "_f_success": ["Saved"]}),
     ],
-    ids=["post", "query", "other page", "no cookie", "signed out", "no token", "flash waiting"],
+    ids=["post", "query", "other page", "no cookie"],
 )
 def test_no_key_for_requests_the_cache_must_not_answer(request_of):
     assert page_key(request_of()) is None
 
 
-def test_no_key_when_the_session_cookie_is_due_for_reissue():
+def test_session_facts_of_a_signed_in_session():
+    facts = session_facts(results_request())
+    assert (facts.user_id, facts.accessed) == (3, 1_000.0)
+
+
+@pytest.mark.parametrize(
+    "session",
+    [
+        {"_csrft_": "token"},
+        {"user_id": 3},
+        {"user_id": 3, "_csrft_": "t", "_f_success": ["Saved"]},
+    ],
+    ids=["signed out", "no token", "flash waiting"],
+)
+def test_no_session_facts_when_the_page_must_not_be_stored(session):
+    assert session_facts(results_request(session=session)) is None
+
+
+def test_no_session_facts_when_the_cookie_is_due_for_reissue():
     request = results_request()
     request.add_response_callback(lambda request, response: None)
-    assert page_key(request) is None
+    assert session_facts(request) is None
 
 
 def test_empty_flash_queue_does_not_stop_the_cache():
     session = {"user_id": 3, "_csrft_": "token", "_f_success": []}
-    assert page_key(results_request(session=session)) is not None
+    assert session_facts(results_request(session=session)) is not None
 
 
-def page(text: str) -> Response:
-    return Response(body=text.encode(), content_type="text/html")
+def stored(text: str, ttl: float = 60) -> StoredPage:
+    return StoredPage(
+        user_id=3,
+        student_id=7,
+        tenant_id=1,
+        session_accessed=time.time(),
+        page_inputs=(),
+        checked_on=date(2026, 12, 4),
+        position=None,
+        expires_at=time.monotonic() + ttl,
+        status="200 OK",
+        headerlist=(("Content-Type", "text/html; charset=UTF-8"),),
+        body=text.encode(),
+    )
 
 
-def test_page_served_only_while_what_it_shows_is_unchanged():
+def test_stored_page_sent_back_as_it_was():
     cache = RenderedPageCache()
-    key = (3, 7, "token", "http://localhost", None)
-    cache.put(key, ("ur", 1), page("first"))
-
-    assert cache.get(key, ("ur", 1)).response().body == b"first"
-    assert cache.get(key, ("ur", 2)) is None
-    assert cache.hits == 1
+    cache.put(("c", 7, "h", None), stored("first"))
+    response = cache.get(("c", 7, "h", None)).response()
+    assert (response.body, response.content_type) == (b"first", "text/html")
 
 
-def test_expired_and_oldest_pages_dropped():
-    cache = RenderedPageCache(ttl_seconds=60, max_entries=2)
+def test_oldest_pages_dropped_beyond_the_limit():
+    cache = RenderedPageCache(max_entries=2)
     for student_id in (1, 2, 3):
-        cache.put((3, student_id, "t", "h", None), (), page(str(student_id)))
+        cache.put(("c", student_id, "h", None), stored(str(student_id)))
 
     assert len(cache) == 2
-    assert cache.get((3, 1, "t", "h", None), ()) is None
+    assert cache.get(("c", 1, "h", None)) is None
 
 
 def test_expired_pages_neither_served_nor_kept():
-    cache = RenderedPageCache(ttl_seconds=-1)
-    cache.put((3, 1, "t", "h", None), (), page("1"))
-    assert cache.get((3, 1, "t", "h", None), ()) is None
+    cache = RenderedPageCache()
+    cache.put(("c", 1, "h", None), stored("1", ttl=-1))
+    assert cache.get(("c", 1, "h", None)) is None
 
-    cache.ttl_seconds = 60
-    cache.put((3, 2, "t", "h", None), (), page("2"))
+    cache.put(("c", 2, "h", None), stored("2"))
+    assert len(cache) == 1
+
+
+def test_renewal_keeps_the_expiry_and_adds_nothing():
+    cache = RenderedPageCache()
+    page = stored("1")
+    cache.put(("c", 1, "h", None), page)
+    cache.renew(("c", 1, "h", None), page)
+    cache.renew(("c", 2, "h", None), page)
+
     assert len(cache) == 1
