@@ -85,30 +85,38 @@ class ChildCard:
         return self.school_ur if locale == "ur" and self.school_ur else self.school_en
 
 
+# The count and newest id of an account's links to children: any link added or removed
+# changes it.
+Links = tuple[int, int]
+
+
 class ChildrenCache:
     """The switcher's children per account, kept for `ttl_seconds`.
 
-    Only the switcher reads it: every page about a child checks the link to the child in
-    the database, so an unlinked child disappears from the switcher within the TTL but is
-    refused at once. Linking a child forgets the account's entry.
+    Only the switcher reads it. Each entry keeps the account's links (their count and
+    newest id, as `page_state` reads them on every page), and a page that passes other
+    links rebuilds it, so a linked or unlinked child shows in every process at once.
+    Renamed children, sections and schools show within the TTL.
     """
 
     def __init__(self, ttl_seconds: float = 60.0, max_entries: int = 50_000):
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
-        self._entries: OrderedDict[int, tuple[float, list[ChildCard]]] = OrderedDict()
+        self._entries: OrderedDict[int, tuple[float, Links | None, list[ChildCard]]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, user_id: int) -> list[ChildCard] | None:
+    def get(self, user_id: int, links: Links | None = None) -> list[ChildCard] | None:
         with self._lock:
             entry = self._entries.get(user_id)
             if entry is None or entry[0] < time.monotonic():
                 return None
-            return entry[1]
+            if links is not None and entry[1] != links:
+                return None
+            return entry[2]
 
-    def put(self, user_id: int, cards: list[ChildCard]) -> None:
+    def put(self, user_id: int, cards: list[ChildCard], links: Links | None = None) -> None:
         with self._lock:
-            self._entries[user_id] = (time.monotonic() + self.ttl_seconds, cards)
+            self._entries[user_id] = (time.monotonic() + self.ttl_seconds, links, cards)
             self._entries.move_to_end(user_id)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
@@ -126,10 +134,18 @@ CHILDREN_CACHE = ChildrenCache()
 
 
 def child_cards(
-    session: Session, user_id: int, *, cache: ChildrenCache | None = CHILDREN_CACHE
+    session: Session,
+    user_id: int,
+    *,
+    links: Links | None = None,
+    cache: ChildrenCache | None = CHILDREN_CACHE,
 ) -> list[ChildCard]:
-    """The account's children for the switcher, by name."""
-    cards = cache.get(user_id) if cache is not None else None
+    """The account's children for the switcher, by name.
+
+    `links` is the account's links as `page_state` read them: a cached list built with
+    other links is read again.
+    """
+    cards = cache.get(user_id, links) if cache is not None else None
     if cards is not None:
         return cards
     cards = [
@@ -145,7 +161,7 @@ def child_cards(
         for child in guardians.children_of(session, user_id)
     ]
     if cache is not None:
-        cache.put(user_id, cards)
+        cache.put(user_id, cards, links)
     return cards
 
 
@@ -221,11 +237,26 @@ def _unread_columns(user_id) -> list:
     ]
 
 
+def _links_columns(user_id) -> list:
+    """Scalar subqueries for the account's `Links`."""
+    links = (
+        select(StudentGuardian.id)
+        .join(GuardianAccount, GuardianAccount.guardian_id == StudentGuardian.guardian_id)
+        .where(GuardianAccount.user_id == user_id)
+        .subquery()
+    )
+    return [
+        select(func.count(links.c.id)).scalar_subquery(),
+        select(func.coalesce(func.max(links.c.id), 0)).scalar_subquery(),
+    ]
+
+
 @dataclass(frozen=True)
 class PageState:
     """What a portal page reads on every request, in one round trip."""
 
     unread: int
+    links: Links
     fingerprint: Fingerprint | None = None
 
 
@@ -237,7 +268,7 @@ _TENANT_ID = bindparam("tenant_id", type_=Integer)
 @functools.cache
 def _page_state_statement(with_student: bool):
     """Built once per shape: every portal page runs it with its own bound parameters."""
-    columns = _unread_columns(_USER_ID)
+    columns = _unread_columns(_USER_ID) + _links_columns(_USER_ID)
     if with_student:
         columns += _fingerprint_columns(_STUDENT_ID, _TENANT_ID)
     return select(*columns)
@@ -254,8 +285,8 @@ def page_state(session: Session, user_id: int, student: Student | None = None) -
     if student is not None:
         parameters |= {"student_id": student.id, "tenant_id": student.tenant_id}
     row = session.execute(_page_state_statement(student is not None), parameters).one()
-    fingerprint = tuple(int(value) for value in row[2:]) if student is not None else None
-    return PageState(int(row[0]) + int(row[1]), fingerprint)
+    fingerprint = tuple(int(value) for value in row[4:]) if student is not None else None
+    return PageState(int(row[0]) + int(row[1]), (int(row[2]), int(row[3])), fingerprint)
 
 
 def results_fingerprint(session: Session, student: Student) -> Fingerprint:
@@ -293,13 +324,11 @@ def _results_page_check_statement():
     child (as `guardians.child_link` finds it).
     """
     user_id, student_id = _USER_ID, _STUDENT_ID
-    account_links = (
+    linked = (
         select(StudentGuardian.id)
         .join(GuardianAccount, GuardianAccount.guardian_id == StudentGuardian.guardian_id)
-        .where(GuardianAccount.user_id == user_id)
+        .where(GuardianAccount.user_id == user_id, StudentGuardian.student_id == student_id)
     )
-    linked = account_links.where(StudentGuardian.student_id == student_id)
-    links = account_links.subquery()
     tenant_id = select(Student.tenant_id).where(Student.id == student_id).scalar_subquery()
     return select(
         exists().where(User.id == user_id, User.is_active.is_(True)),
@@ -307,8 +336,7 @@ def _results_page_check_statement():
         exists(linked),
         tenant_id,
         select(User.locale).where(User.id == user_id).scalar_subquery(),
-        select(func.count(links.c.id)).scalar_subquery(),
-        select(func.coalesce(func.max(links.c.id), 0)).scalar_subquery(),
+        *_links_columns(user_id),
         *_unread_columns(user_id),
         *_fingerprint_columns(student_id, tenant_id),
     )

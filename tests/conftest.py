@@ -263,6 +263,16 @@ def _migrate(url: str) -> None:
         command.upgrade(alembic_config(url), "head")
 
 
+def engine_of(url: str) -> sa.Engine:
+    """Return an engine on `url` itself: SPETS_DATABASE_URL, set for the suite's own
+    database, would otherwise win over it."""
+    from spets.db import make_engine
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SPETS_DATABASE_URL", url)
+        return make_engine({"sqlalchemy.url": url})
+
+
 @contextlib.contextmanager
 def migrated_database(db_kind: str, tmp_path_factory):
     """Yield the URL of a database of its own, migrated to head; drop it afterwards.
@@ -293,10 +303,10 @@ def migrated_database(db_kind: str, tmp_path_factory):
 @pytest.fixture(scope="module")
 def live_world(request, tmp_path_factory, clock):
     """A database of its own, migrated and filled with the test world, committed."""
-    from spets.db import make_engine, make_session_factory
+    from spets.db import make_session_factory
 
     with migrated_database(request.config.getoption("--db"), tmp_path_factory) as url:
-        engine = make_engine({"sqlalchemy.url": url})
+        engine = engine_of(url)
         factory = make_session_factory(engine)
         with factory() as session, session.begin():
             world = World.build(session, clock())

@@ -27,6 +27,17 @@ EVERYTHING = "x"
 
 Position = tuple[int, int]
 
+# How often the listening connection is probed, and the TCP limits that make a probe on a
+# dead connection fail within about 30 seconds (libpq connection parameters).
+PROBE_SECONDS = 15
+CONNECTION_CHECKS = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
+
 
 class ChangeFeed:
     """Listen on `CHANNEL` from a thread started in each process on first use."""
@@ -81,10 +92,11 @@ class ChangeFeed:
         with self._start_lock:
             if self._pid == os.getpid():
                 return
-            # A forked process inherits no thread: start one of its own, from a clean state.
-            self._pid = os.getpid()
+            # A forked process inherits no thread: start one of its own, from a clean state
+            # set before the process id, which readers compare first.
             self.listening = False
             self._changed = {}
+            self._pid = os.getpid()
             thread = threading.Thread(target=self._run, name="spets-change-feed", daemon=True)
             thread.start()
 
@@ -109,15 +121,21 @@ class ChangeFeed:
             retry_seconds = 1.0 if connected else min(2 * retry_seconds, self.max_retry_seconds)
 
     def _listen(self) -> None:
-        with psycopg.connect(self.conninfo, autocommit=True) as connection:
+        with psycopg.connect(self.conninfo, autocommit=True, **CONNECTION_CHECKS) as connection:
             connection.execute(f"LISTEN {CHANNEL}")
             self.epoch += 1
             self.listening = True
             log.info("change feed listening on %s", CHANNEL)
+            probed_at = time.monotonic()
             while not self._stopped.is_set():
                 for notification in connection.notifies(timeout=1.0):
                     self._note(notification.payload)
                 self._forget_old()
+                if time.monotonic() - probed_at >= PROBE_SECONDS:
+                    # An idle connection that a network device dropped raises nothing by
+                    # itself; a statement on it fails within the TCP limits below.
+                    connection.execute("SELECT 1")
+                    probed_at = time.monotonic()
 
     def _note(self, key: str) -> None:
         self.sequence += 1

@@ -20,10 +20,15 @@ Before a stored page is sent again, something must vouch that nothing on it chan
 
 An approved amendment is announced for each student whose marks it touches and changes
 the results fingerprint, so the next page is rendered afresh. A page is stored only when
-its session sent no cookie and had no message waiting to be shown, and goes back only to
-a request with the very same signed cookie. Entries expire after
-`spets.portal.page_cache_seconds`, which bounds how long a renamed school or subject keeps
-its old name, as in the switcher's own cache.
+its session sent no cookie, had no message waiting to be shown, and nothing the check
+read changed while the app rendered it. It goes back only to a request with the very same
+signed cookie. Entries expire after
+`spets.portal.page_cache_seconds` counted from their first check.
+
+A rename changes none of the values the check reads. A renamed child, section or school
+shows within that time, as
+in the switcher's own cache; a renamed subject or exam within the published-results
+cache's ten minutes (`portal.PublishedResultsCache`), as before this cache.
 """
 
 import functools
@@ -63,7 +68,7 @@ class StoredPage:
     user_id: int
     student_id: int
     tenant_id: int | None
-    session_accessed: float
+    cookie_signed_at: float
     page_inputs: tuple
     checked_on: date
     position: Position | None
@@ -144,11 +149,11 @@ def page_key(request) -> PageKey | None:
 @dataclass(frozen=True)
 class SessionFacts:
     user_id: int
-    accessed: float
+    signed_at: float  # when the cookie was last signed: Pyramid's `renewed`
 
 
 def session_facts(request) -> SessionFacts | None:
-    """Return the signed-in session's user and access time if its page may be stored.
+    """Return the signed-in session's user and cookie time if its page may be stored.
 
     None when nobody is signed in, when the session has no CSRF token yet or a flash
     message waiting, or when this request must re-sign the cookie.
@@ -159,7 +164,7 @@ def session_facts(request) -> SessionFacts | None:
         return None
     if any(key.startswith(FLASH_PREFIX) and value for key, value in session.items()):
         return None
-    return SessionFacts(int(user_id), float(session.accessed))
+    return SessionFacts(int(user_id), float(session.renewed))
 
 
 def _is_storable(request, response) -> bool:
@@ -172,14 +177,25 @@ def _is_storable(request, response) -> bool:
     )
 
 
-def vouched_by_feed(page: StoredPage, feed: ChangeFeed | None, today: date) -> bool:
-    """Say whether the feed vouches for the page: no change announced since its check."""
+def vouched_by_feed(
+    page: StoredPage, feed: ChangeFeed | None, today: date, cookie_seconds: float
+) -> bool:
+    """Say whether the feed vouches for the page: no change announced since its check.
+
+    `cookie_seconds` is how long a signed cookie is taken as it is: past it, the app
+    must re-sign the cookie or end the session, so the request goes to the app.
+    """
     return (
         feed is not None
         and page.checked_on == today
-        and time.time() - page.session_accessed <= SESSION_REISSUE_SECONDS
+        and time.time() - page.cookie_signed_at <= cookie_seconds
         and feed.unchanged_since(page.position, page.feed_keys)
     )
+
+
+def cookie_seconds(settings) -> float:
+    """Return the shorter of the session's re-signing interval and its timeout."""
+    return min(SESSION_REISSUE_SECONDS, int(settings["spets.session_max_age"]))
 
 
 class StoredPageMiddleware:
@@ -196,6 +212,7 @@ class StoredPageMiddleware:
         self.cache: RenderedPageCache = registry["spets.results_page_cache"]
         self.feed: ChangeFeed = registry["spets.change_feed"]
         self.clock = registry.settings.get("spets.clock") or _utc_now
+        self.cookie_seconds = cookie_seconds(registry.settings)
 
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") == "GET" and RESULTS_PATH.fullmatch(
@@ -203,7 +220,8 @@ class StoredPageMiddleware:
         ):
             key = page_key(BaseRequest(environ))
             page = self.cache.get(key) if key is not None else None
-            if page is not None and vouched_by_feed(page, self.feed, local_today(self.clock())):
+            today = local_today(self.clock())
+            if page is not None and vouched_by_feed(page, self.feed, today, self.cookie_seconds):
                 self.cache.hits += 1
                 start_response(page.status, list(page.headerlist))
                 return [page.body]
@@ -229,6 +247,7 @@ class ResultsPageTween:
         self.cache: RenderedPageCache = registry["spets.results_page_cache"]
         self.engine = _engine_of(registry["dbsession_factory"])
         self.feed: ChangeFeed | None = registry.get("spets.change_feed")
+        self.cookie_seconds = cookie_seconds(registry.settings)
 
     def __call__(self, request):
         key = page_key(request)
@@ -237,7 +256,7 @@ class ResultsPageTween:
 
         today = local_today(request.now)
         page = self.cache.get(key)
-        if page is not None and vouched_by_feed(page, self.feed, today):
+        if page is not None and vouched_by_feed(page, self.feed, today, self.cookie_seconds):
             self.cache.hits += 1
             return page.response()
         return self._check_then_serve(request, key, page, today)
@@ -247,8 +266,10 @@ class ResultsPageTween:
         if facts is None:
             return self.handler(request)
 
-        # The feed's position and the check are read before the app reads the page, so
-        # a stored page is never older than what vouches for it.
+        # The clock, the feed's position and the check are read before the app reads the
+        # page, so a stored page is never older than what vouches for it, and it expires
+        # before the feed forgets a change that arrived after its position.
+        checked_at = time.monotonic()
         position = self.feed.position() if self.feed is not None else None
         check = self._check(request, user_id=facts.user_id, student_id=key[1], today=today)
         if check is None or not check.may_read:
@@ -261,22 +282,37 @@ class ResultsPageTween:
             return page.response()
 
         response = self.handler(request)
-        if _is_storable(request, response):
-            stored = StoredPage(
-                user_id=facts.user_id,
-                student_id=key[1],
-                tenant_id=check.tenant_id,
-                session_accessed=facts.accessed,
-                page_inputs=check.page_inputs,
-                checked_on=today,
-                position=position,
-                expires_at=time.monotonic() + self.cache.ttl_seconds,
-                status=response.status,
-                headerlist=tuple(response.headerlist),
-                body=response.body,
-            )
+        if not _is_storable(request, response):
+            return response
+        stored = StoredPage(
+            user_id=facts.user_id,
+            student_id=key[1],
+            tenant_id=check.tenant_id,
+            cookie_signed_at=facts.signed_at,
+            page_inputs=check.page_inputs,
+            checked_on=today,
+            position=position,
+            expires_at=checked_at + self.cache.ttl_seconds,
+            status=response.status,
+            headerlist=tuple(response.headerlist),
+            body=response.body,
+        )
+        if self._unchanged_while_rendering(request, stored, check):
             self.cache.put(key, stored)
         return response
+
+    def _unchanged_while_rendering(self, request, page: StoredPage, check) -> bool:
+        """Say whether nothing the check read changed while the app rendered the page.
+
+        The app reads later than the check: a change in between would label the page with
+        values it does not show, and a change back would then send it.
+        """
+        if page.position is not None:
+            return self.feed.unchanged_since(page.position, page.feed_keys)
+        again = self._check(
+            request, user_id=page.user_id, student_id=page.student_id, today=page.checked_on
+        )
+        return again == check
 
     def _check(
         self, request, *, user_id: int, student_id: int, today: date

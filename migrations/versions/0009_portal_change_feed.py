@@ -29,16 +29,22 @@ FUNCTIONS = {
     # Arguments: the payload's prefix and the row's column holding the id.
     "spets_portal_notify_column": f"""
         BEGIN
+            -- A row without the id announces a change to everything.
             IF TG_OP <> 'DELETE' THEN
-                PERFORM pg_notify('{CHANNEL}', TG_ARGV[0] || ':' || (to_jsonb(NEW) ->> TG_ARGV[1]));
+                PERFORM pg_notify(
+                    '{CHANNEL}', coalesce(TG_ARGV[0] || ':' || (to_jsonb(NEW) ->> TG_ARGV[1]), 'x')
+                );
             END IF;
             IF TG_OP <> 'INSERT' THEN
-                PERFORM pg_notify('{CHANNEL}', TG_ARGV[0] || ':' || (to_jsonb(OLD) ->> TG_ARGV[1]));
+                PERFORM pg_notify(
+                    '{CHANNEL}', coalesce(TG_ARGV[0] || ':' || (to_jsonb(OLD) ->> TG_ARGV[1]), 'x')
+                );
             END IF;
             RETURN NULL;
         END
     """,
-    # Rows that carry a guardian_id: every account of that guardian.
+    # Rows that carry a guardian_id: every account of that guardian (its links, its unread
+    # count).
     "spets_portal_notify_guardian": f"""
         BEGIN
             PERFORM pg_notify('{CHANNEL}', 'u:' || account.user_id)
@@ -87,6 +93,7 @@ TRIGGERS = (
     ("student_guardians", "INSERT OR UPDATE OR DELETE", "spets_portal_notify_column", "'s', 'student_id'"),
     ("student_guardians", "INSERT OR UPDATE OR DELETE", "spets_portal_notify_guardian", ""),
     ("broadcast_recipients", "INSERT OR UPDATE OR DELETE", "spets_portal_notify_guardian", ""),
+    ("message_threads", "UPDATE OR DELETE", "spets_portal_notify_guardian", ""),
     ("thread_messages", "INSERT OR UPDATE OR DELETE", "spets_portal_notify_thread", ""),
     ("published_marks", "INSERT OR UPDATE OR DELETE", "spets_portal_notify_column", "'s', 'student_id'"),
     ("students", "UPDATE OR DELETE", "spets_portal_notify_column", "'s', 'id'"),
@@ -98,6 +105,14 @@ TRIGGERS = (
 
 def _trigger_name(table: str, function: str) -> str:
     return f"{table}_{function.removeprefix('spets_')}"
+
+
+def _truncate_trigger_name(table: str) -> str:
+    return f"{table}_portal_notify_truncate"
+
+
+def _watched_tables() -> list[str]:
+    return sorted({table for table, *_ in TRIGGERS})
 
 
 def upgrade() -> None:
@@ -112,11 +127,19 @@ def upgrade() -> None:
             f"CREATE TRIGGER {_trigger_name(table, function)} AFTER {events} ON {table} "
             f"FOR EACH ROW EXECUTE FUNCTION {function}({arguments})"
         )
+    # TRUNCATE fires no row trigger; emptying a watched table touches every page.
+    for table in _watched_tables():
+        op.execute(
+            f"CREATE TRIGGER {_truncate_trigger_name(table)} AFTER TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION spets_portal_notify_all()"
+        )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    for table in _watched_tables():
+        op.execute(f"DROP TRIGGER IF EXISTS {_truncate_trigger_name(table)} ON {table}")
     for table, _events, function, _arguments in TRIGGERS:
         op.execute(f"DROP TRIGGER IF EXISTS {_trigger_name(table, function)} ON {table}")
     for name in FUNCTIONS:

@@ -11,12 +11,12 @@ import psycopg
 import pytest
 import webtest
 from builders import World
-from conftest import ROOT, migrated_database
+from conftest import ROOT, engine_of, migrated_database
 from helpers import Browser, count_statements
 from portal_builders import ASLAM_PHONE, build_family
 from sqlalchemy import insert, update
 
-from spets.db import make_engine, make_session_factory
+from spets.db import make_session_factory
 from spets.models import (
     GradeBand,
     GuardianAccount,
@@ -40,7 +40,7 @@ def committed(request, tmp_path_factory, clock):
     if request.config.getoption("--db") != "postgresql":
         pytest.skip("the change feed listens to PostgreSQL's NOTIFY; SQLite has none")
     with migrated_database("postgresql", tmp_path_factory) as url:
-        engine = make_engine({"sqlalchemy.url": url})
+        engine = engine_of(url)
         factory = make_session_factory(engine)
         with factory() as session, session.begin():
             family = build_family(World.build(session, clock()))

@@ -12,7 +12,7 @@ PATH = "/portal/children/7/results"
 
 
 class Session(dict):
-    accessed = 1_000.0
+    renewed = 1_000.0
 
 
 def results_request(path=PATH, *, session=None, method="GET", cookie=True) -> Request:
@@ -49,7 +49,7 @@ def test_no_key_for_requests_the_cache_must_not_answer(request_of):
 
 def test_session_facts_of_a_signed_in_session():
     facts = session_facts(results_request())
-    assert (facts.user_id, facts.accessed) == (3, 1_000.0)
+    assert (facts.user_id, facts.signed_at) == (3, 1_000.0)
 
 
 @pytest.mark.parametrize(
@@ -81,7 +81,7 @@ def stored(text: str, ttl: float = 60) -> StoredPage:
         user_id=3,
         student_id=7,
         tenant_id=1,
-        session_accessed=time.time(),
+        cookie_signed_at=time.time(),
         page_inputs=(),
         checked_on=date(2026, 12, 4),
         position=None,

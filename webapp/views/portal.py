@@ -50,12 +50,12 @@ def portal_values(request, *, title, child=None, tab=None, state=None, **values)
     """
     session = request.dbsession
     user_id = request.identity.user_id
-    children = portal.child_cards(session, user_id)
+    if state is None:
+        state = portal.page_state(session, user_id)
+    children = portal.child_cards(session, user_id, links=state.links)
     current = None
     if child is not None:
         current = next((c for c in children if c.student_id == child.student.id), None)
-    if state is None:
-        state = portal.page_state(session, user_id)
     return {
         "page_title": request.t(title),
         "children": children,
