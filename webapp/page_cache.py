@@ -240,28 +240,21 @@ def _utc_now() -> datetime:
 
 
 class ResultsPageTween:
-    """Send a stored results page when the feed or the check vouches for it; store the rest."""
+    """Send a stored results page when the check vouches for it; render and store the rest."""
 
     def __init__(self, handler, registry):
         self.handler = handler
         self.cache: RenderedPageCache = registry["spets.results_page_cache"]
         self.engine = _engine_of(registry["dbsession_factory"])
         self.feed: ChangeFeed | None = registry.get("spets.change_feed")
-        self.cookie_seconds = cookie_seconds(registry.settings)
 
     def __call__(self, request):
         key = page_key(request)
         if key is None:
             return self.handler(request)
 
+        # Pages the feed vouches for never reach here: `StoredPageMiddleware` sent them.
         today = local_today(request.now)
-        page = self.cache.get(key)
-        if page is not None and vouched_by_feed(page, self.feed, today, self.cookie_seconds):
-            self.cache.hits += 1
-            return page.response()
-        return self._check_then_serve(request, key, page, today)
-
-    def _check_then_serve(self, request, key: PageKey, page: StoredPage | None, today: date):
         facts = session_facts(request)
         if facts is None:
             return self.handler(request)
@@ -275,6 +268,7 @@ class ResultsPageTween:
         if check is None or not check.may_read:
             return self.handler(request)
 
+        page = self.cache.get(key)
         unchanged = page is not None and page.page_inputs == check.page_inputs
         if unchanged and page.user_id == facts.user_id:
             self.cache.renew(key, replace(page, position=position, checked_on=today))
@@ -327,7 +321,11 @@ class ResultsPageTween:
                 return portal.check_results_page(connection, user_id, student_id, today)
         except SQLAlchemyError:
             # The app's own path reports the database error to the user.
-            log.exception("results page check failed; rendering the page instead")
+            log.exception(
+                "results page check failed for user %s, student %s; the app renders the page",
+                user_id,
+                student_id,
+            )
             return None
 
 

@@ -124,7 +124,7 @@ def test_write_announced_on_commit(committed, listener, write):
     assert expected <= announced(listener)
 
 
-def test_new_message_announced_to_the_guardians_accounts(committed, listener):
+def test_new_message_announced_to_accounts(committed, listener):
     family = committed["family"]
     with committed["factory"]() as session, session.begin():
         thread = MessageThread(
@@ -149,7 +149,7 @@ def test_new_message_announced_to_the_guardians_accounts(committed, listener):
     assert f"u:{family.aslam_user.id}" in announced(listener)
 
 
-def test_nothing_announced_for_a_rolled_back_write(committed, listener):
+def test_rollback_announces_nothing(committed, listener):
     family = committed["family"]
     with committed["factory"]() as session:
         session.execute(update(User).where(User.id == family.aslam_user.id).values(locale="en"))
@@ -171,7 +171,7 @@ def app(committed, app_settings):
     wsgi_app.registry["spets.change_feed"].stop()
 
 
-def test_feed_serves_the_page_without_a_statement_until_an_amendment(committed, app):
+def test_feed_skips_statements_until_amendment(committed, app):
     family = committed["family"]
     browser = Browser(webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"}))
     browser.login(ASLAM_PHONE.replace("+92", "0"))
@@ -219,7 +219,7 @@ def _approve_amendment(committed, family) -> None:
         )
 
 
-def test_page_checked_again_while_the_feed_is_not_listening(committed, app):
+def test_page_checked_while_feed_down(committed, app):
     family = committed["family"]
     browser = Browser(webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"}))
     browser.login(ASLAM_PHONE.replace("+92", "0"))

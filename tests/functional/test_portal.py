@@ -796,7 +796,7 @@ def results_url(family) -> str:
     return f"/portal/children/{family.student_a9.id}/results"
 
 
-def test_results_page_served_again_as_rendered(testapp, family, pages):
+def test_stored_page_sent_as_rendered(testapp, family, pages):
     guardian_login(testapp)
     first = testapp.get(results_url(family))
     hits = pages.hits
@@ -808,7 +808,7 @@ def test_results_page_served_again_as_rendered(testapp, family, pages):
     assert "Set-Cookie" not in again.headers
 
 
-def test_stored_page_refused_once_the_link_is_gone(testapp, family, pages):
+def test_stored_page_refused_after_unlink(testapp, family, pages):
     guardian_login(testapp)
     testapp.get(results_url(family))
     family.session.delete(family.guardian_link_a9)
@@ -817,7 +817,7 @@ def test_stored_page_refused_once_the_link_is_gone(testapp, family, pages):
     testapp.get(results_url(family), status=404)
 
 
-def test_stored_page_refused_once_the_account_is_disabled(testapp, family, pages):
+def test_stored_page_refused_disabled_account(testapp, family, pages):
     guardian_login(testapp)
     testapp.get(results_url(family))
     family.aslam_user.is_active = False
@@ -828,7 +828,7 @@ def test_stored_page_refused_once_the_account_is_disabled(testapp, family, pages
     assert "23 / 25" not in response.text
 
 
-def test_stored_page_refused_once_the_guardian_role_ends(testapp, family, pages):
+def test_stored_page_refused_role_ended(testapp, family, pages):
     guardian_login(testapp)
     testapp.get(results_url(family))
     grant = family.session.scalar(
@@ -843,7 +843,7 @@ def test_stored_page_refused_once_the_guardian_role_ends(testapp, family, pages)
     assert "23 / 25" not in response.text
 
 
-def test_new_message_shows_in_the_unread_count_at_once(testapp, family, pages):
+def test_new_message_updates_unread_badge(testapp, family, pages):
     guardian_login(testapp)
     thread_id = write_to_teacher(testapp, family, body="Hello")
     assert 'class="badge text-bg-danger ms-1"' not in testapp.get(results_url(family)).text
@@ -860,7 +860,7 @@ def test_new_message_shows_in_the_unread_count_at_once(testapp, family, pages):
     assert badge is not None and badge.text == "1"
 
 
-def test_language_switch_renders_the_page_again(testapp, family, pages):
+def test_language_switch_renders_again(testapp, family, pages):
     guardian_login(testapp)
     assert "Mathematics" not in testapp.get(results_url(family)).text  # Urdu by default
     testapp.post_with_csrf("/language", {"locale": "en", "came_from": results_url(family)})
@@ -868,7 +868,7 @@ def test_language_switch_renders_the_page_again(testapp, family, pages):
     assert "Mathematics" in testapp.get(results_url(family)).text
 
 
-def test_new_child_shows_in_the_switcher_at_once(testapp, family, pages):
+def test_new_child_in_switcher_at_once(testapp, family, pages):
     guardian_login(testapp)
     testapp.get(results_url(family))
     sibling = family.admit(family.section_a9, "A977", "Bilal Aslam", "بلال اسلم")
@@ -887,7 +887,7 @@ def test_new_child_shows_in_the_switcher_at_once(testapp, family, pages):
     assert "بلال اسلم" in page.text
 
 
-def test_new_session_of_the_same_guardian_renders_its_own_page(testapp, family, pages):
+def test_new_session_gets_own_page(testapp, family, pages):
     """A page carries its session's CSRF token, so another sign-in never gets it."""
     guardian_login(testapp)
     first = testapp.get(results_url(family))
@@ -901,7 +901,7 @@ def test_new_session_of_the_same_guardian_renders_its_own_page(testapp, family, 
     assert token not in first.text
 
 
-def test_other_family_never_served_a_stored_page(testapp, family, pages):
+def test_other_family_never_served(testapp, family, pages):
     noor = family.guardian_link_b9.guardian
     noor.phone = "+923005556666"
     sign_up(family.session, noor, noor.phone, family.now)
@@ -913,7 +913,7 @@ def test_other_family_never_served_a_stored_page(testapp, family, pages):
     testapp.get(results_url(family), status=404)
 
 
-def test_results_page_check_on_a_connection(family, connection):
+def test_page_check_on_connection(family, connection):
     """The statement the tween runs outside the request, read here on a plain Connection."""
     user_id, student_id = family.aslam_user.id, family.student_a9.id
     check = portal.check_results_page(connection, user_id, student_id, family.now.date())

@@ -26,19 +26,19 @@ def test_only_the_changed_key_is_stale(feed):
     assert feed.unchanged_since(feed.position(), ("u:1", "s:7"))
 
 
-def test_a_change_to_everything_makes_every_key_stale(feed):
+def test_everything_change_stales_all_keys(feed):
     before = feed.position()
     feed._note("x")
     assert not feed.unchanged_since(before, ("u:2",))
 
 
-def test_positions_void_after_a_reconnection(feed):
+def test_positions_void_after_reconnect(feed):
     before = feed.position()
     feed.epoch += 1
     assert not feed.unchanged_since(before, ("u:2",))
 
 
-def test_nothing_vouched_while_not_listening_or_in_a_forked_process(feed):
+def test_nothing_vouched_when_down_or_forked(feed):
     before = feed.position()
     feed.listening = False
     assert not feed.unchanged_since(before, ("u:2",))
@@ -56,7 +56,7 @@ def test_old_keys_forgotten(feed):
     assert feed._changed == {}
 
 
-def test_unreachable_database_leaves_the_feed_not_listening():
+def test_unreachable_database_not_listening():
     feed = ChangeFeed("postgresql://127.0.0.1:1/unused", forget_after_seconds=90)
     try:
         assert feed.position() is None

@@ -43,7 +43,7 @@ def test_key_includes_the_language_cookie():
     ],
     ids=["post", "query", "other page", "no cookie"],
 )
-def test_no_key_for_requests_the_cache_must_not_answer(request_of):
+def test_no_key_for_other_requests(request_of):
     assert page_key(request_of()) is None
 
 
@@ -61,17 +61,17 @@ def test_session_facts_of_a_signed_in_session():
     ],
     ids=["signed out", "no token", "flash waiting"],
 )
-def test_no_session_facts_when_the_page_must_not_be_stored(session):
+def test_no_facts_for_unstorable_sessions(session):
     assert session_facts(results_request(session=session)) is None
 
 
-def test_no_session_facts_when_the_cookie_is_due_for_reissue():
+def test_no_facts_when_cookie_due():
     request = results_request()
     request.add_response_callback(lambda request, response: None)
     assert session_facts(request) is None
 
 
-def test_empty_flash_queue_does_not_stop_the_cache():
+def test_empty_flash_queue_allowed():
     session = {"user_id": 3, "_csrft_": "token", "_f_success": []}
     assert session_facts(results_request(session=session)) is not None
 
@@ -117,7 +117,7 @@ def test_expired_pages_neither_served_nor_kept():
     assert len(cache) == 1
 
 
-def test_renewal_keeps_the_expiry_and_adds_nothing():
+def test_renewal_keeps_expiry():
     cache = RenderedPageCache()
     page = stored("1")
     cache.put(("c", 1, "h", None), page)
