@@ -46,6 +46,27 @@ def db_kind(request) -> str:
     return request.config.getoption("--db")
 
 
+@contextlib.contextmanager
+def new_postgresql_database(prefix: str):
+    """Create an empty PostgreSQL database, yield its URL, and drop it afterwards."""
+    admin_url = os.environ.get("SPETS_TEST_PG_URL", DEFAULT_PG_URL)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.engine.make_url(admin_url).set(database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def database_url(db_kind, tmp_path_factory):
     if db_kind == "sqlite":
@@ -53,19 +74,8 @@ def database_url(db_kind, tmp_path_factory):
         yield f"sqlite:///{path}"
         return
 
-    admin_url = os.environ.get("SPETS_TEST_PG_URL", DEFAULT_PG_URL)
-    name = f"spets_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(admin_url).set(database=name)
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-        )
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-    admin.dispose()
+    with new_postgresql_database("spets_test") as url:
+        yield url
 
 
 def alembic_config(url: str) -> Config:
@@ -257,19 +267,24 @@ def smtp_server():
     controller.stop()
 
 
-def _migrate(url: str) -> None:
+@contextlib.contextmanager
+def _database_url_env(url: str):
+    """Point SPETS_DATABASE_URL at `url` for a moment: it wins over any URL in settings."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SPETS_DATABASE_URL", url)
+        yield
+
+
+def _migrate(url: str) -> None:
+    with _database_url_env(url):
         command.upgrade(alembic_config(url), "head")
 
 
 def engine_of(url: str) -> sa.Engine:
-    """Return an engine on `url` itself: SPETS_DATABASE_URL, set for the suite's own
-    database, would otherwise win over it."""
+    """Return an engine on `url` itself, not on the suite's own database."""
     from spets.db import make_engine
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SPETS_DATABASE_URL", url)
+    with _database_url_env(url):
         return make_engine({"sqlalchemy.url": url})
 
 
@@ -285,19 +300,9 @@ def migrated_database(db_kind: str, tmp_path_factory):
         yield url
         return
 
-    admin_url = os.environ.get("SPETS_TEST_PG_URL", DEFAULT_PG_URL)
-    name = f"spets_live_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    with new_postgresql_database("spets_live") as url:
         _migrate(url)
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")
