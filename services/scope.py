@@ -346,7 +346,7 @@ def _grant_valid_on(user_id, today) -> list[ColumnElement[bool]]:
 
 
 def holds_role_permission(user_id, today, permission: str) -> ColumnElement[bool]:
-    """SQL test that the user holds `permission` through a role granted on an active unit.
+    """SQL test that the user has `permission` through a role granted on an active unit.
 
     Section-level rights (taught and class sections) are not counted: this is for
     permissions only roles give, such as the guardian's portal.

@@ -3,9 +3,9 @@
 The triggers of migration 0009 send, on commit, a key per account (`u:<id>`), student
 (`s:<id>`) or tenant (`t:<id>`) whose portal pages may have changed, or `x` for all.
 One thread per web process listens on its own connection and numbers each key it
-receives. A reader notes the `position()` before it checks the database; later, if
-`unchanged_since(position, keys)` is true, no change to those keys has arrived since, and
-what the check read is still true without asking the database again.
+receives. A reader notes the `position()` before it checks the database. Later, while
+`unchanged_since(position, keys)` is true, no change to those keys has arrived, so what
+the check read is still true without asking the database again.
 
 A change reaches the thread a moment after its commit (99 % within 1.2 ms when measured,
 see docs/operations.md); until then a reader still sees the state before it. When

@@ -155,7 +155,7 @@ class SessionFacts:
 def session_facts(request) -> SessionFacts | None:
     """Return the signed-in session's user and cookie time if its page may be stored.
 
-    None when nobody is signed in, when the session has no CSRF token yet or a flash
+    None when no user is signed in, when the session has no CSRF token yet or a flash
     message waiting, or when this request must re-sign the cookie.
     """
     session = request.session
@@ -199,7 +199,7 @@ def cookie_seconds(settings) -> float:
 
 
 class StoredPageMiddleware:
-    """Send the stored pages the feed vouches for before Pyramid's router sees the request.
+    """Send the stored pages the feed vouches for before Pyramid's router receives the request.
 
     Such a page needs nothing of the router: no request object with the app's helpers, no
     tween, no transaction. Every other request, and every stored page that needs a check,
@@ -260,8 +260,8 @@ class ResultsPageTween:
             return self.handler(request)
 
         # The clock, the feed's position and the check are read before the app reads the
-        # page, so a stored page is never older than what vouches for it, and it expires
-        # before the feed forgets a change that arrived after its position.
+        # page, so a stored page is never older than what vouches for it. It also expires
+        # before the feed drops a change that arrived after its position.
         checked_at = time.monotonic()
         position = self.feed.position() if self.feed is not None else None
         check = self._check(request, user_id=facts.user_id, student_id=key[1], today=today)

@@ -70,7 +70,7 @@ def announced(listener) -> set[str]:
     return {note.payload for note in listener.notifies(timeout=0.5)}
 
 
-# Every write that changes a results page is announced, whoever makes it.
+# Every write that changes a results page is announced, from any writer.
 
 WRITES = {
     "account": lambda f: (

@@ -767,10 +767,12 @@ def test_attendance_page_of_child_in_other_school(testapp, family):
 
 
 def test_results_page_statements_fixed(testapp, family, connection):
-    """Results day: a page rendered already costs the one statement of its check. Otherwise
-    the check, then one statement each for the guardian, the child, the page's state and
-    (when the results cache has no entry) the marks and the grade scale, and the check
-    again before the page is stored (without a change feed, as in these tests)."""
+    """Results day: a page rendered already costs the one statement of its check.
+
+    A page rendered afresh costs the check, one statement each for the guardian, the child,
+    the page's state, the marks and the grade scale, then the check again before the page
+    is stored. These tests run without a change feed, which would replace that last check.
+    """
     guardian_login(testapp)
     url = f"/portal/children/{family.student_a9.id}/results"
     testapp.get(f"/portal/children/{family.zainab.id}/results")  # fills the children's list
@@ -880,7 +882,7 @@ def test_new_child_in_switcher_at_once(testapp, family, pages):
             is_primary=False,
         )
     )
-    family.session.flush()  # directly, so nothing forgets the switcher's cached list
+    family.session.flush()  # directly, so nothing clears the switcher's cached list
 
     page = testapp.get(results_url(family))
 

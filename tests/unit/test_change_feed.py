@@ -1,4 +1,4 @@
-"""How the change feed answers whether a page's keys changed since a position."""
+"""How the change feed decides whether a page's keys changed since a position."""
 
 import os
 

@@ -1,4 +1,4 @@
-"""Which requests the results page cache answers, and how it keeps and drops pages."""
+"""Which requests the results page cache serves, and how it keeps and drops pages."""
 
 import time
 from datetime import date
